@@ -1,0 +1,171 @@
+#include "cli/cli.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "storage/error.hpp"
+#include "storage/interrupt.hpp"
+
+#ifndef MLO_VERSION
+#define MLO_VERSION "0.0.0"
+#endif
+
+namespace mlo::cli {
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+void print_error(const std::string& what) {
+    std::cerr << "mlo: error: " << what << '\n';
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+        prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            cur[j] = std::min(
+                {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+// The first word that is not an option (or -C's value): the command the user meant.
+const char* find_command_word(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") return nullptr;
+        if (a == "-C") {
+            ++i;
+            continue;
+        }
+        if (!a.empty() && a[0] == '-') continue;
+        return argv[i];
+    }
+    return nullptr;
+}
+
+std::string lower_first(std::string s) {
+    if (!s.empty()) s[0] = char(std::tolower(static_cast<unsigned char>(s[0])));
+    while (!s.empty() && (s.back() == '\n' || s.back() == '.'))
+        s.pop_back();
+    return s;
+}
+
+int finish_output(int code) {
+    std::cout.flush();
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        print_error(std::string("cannot write output: ") + std::strerror(errno ? errno : EIO));
+        return kExitUsage;
+    }
+    return code;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    std::ios::sync_with_stdio(false);
+    install_interrupt_handlers();
+    const auto& table = command_table();
+
+    if (const char* word = find_command_word(argc, argv)) {
+        bool known = std::any_of(table.begin(), table.end(),
+                                 [&](const CommandSpec& c) { return word == std::string(c.name); });
+        if (!known) {
+            std::string best;
+            size_t best_d = 3;  // suggest only near misses
+            for (const auto& c : table) {
+                size_t d = edit_distance(word, c.name);
+                if (d < best_d) {
+                    best_d = d;
+                    best = c.name;
+                }
+            }
+            print_error(
+                "unknown command " + quote(word) +
+                (best.empty() ? " (see 'mlo --help')" : " (did you mean " + quote(best) + "?)"));
+            return kExitUsage;
+        }
+    }
+
+    Context ctx;
+    CLI::App app("mlo: version data, run pipelines, track experiments, serve and monitor models",
+                 "mlo");
+    app.set_version_flag("--version", MLO_VERSION);
+    app.fallthrough();
+    app.require_subcommand(1, 1);
+    app.add_option("-C", ctx.g.dir, "Run as if mlo was started in this directory");
+    app.add_flag("--json", ctx.g.json, "Print machine-readable JSON on stdout");
+    app.add_flag("-q,--quiet", ctx.g.quiet, "Print only errors and data");
+    app.add_flag("-v,--verbose", ctx.g.verbose, "Print more detail");
+    app.add_flag("--no-progress", ctx.g.no_progress, "Never draw progress bars");
+
+    std::vector<std::unique_ptr<Command>> commands;
+    std::vector<CLI::App*> subs;
+    for (const auto& spec : table) {
+        commands.push_back(spec.make());
+        CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
+        commands.back()->setup(*sub);
+        subs.push_back(sub);
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) {
+            app.exit(e);  // --help, --version
+            return finish_output(kExitOk);
+        }
+        print_error(lower_first(e.what()));
+        return kExitUsage;
+    }
+
+    size_t which = 0;
+    while (which < subs.size() && !subs[which]->parsed())
+        ++which;
+    if (which == subs.size()) {
+        print_error("no command given (see 'mlo --help')");
+        return kExitUsage;
+    }
+    const CommandSpec& spec = table[which];
+
+    int code = kExitOk;
+    try {
+        if (!ctx.g.dir.empty() && ::chdir(ctx.g.dir.c_str()) != 0) {
+            throw_errno("cannot change to directory " + quote(ctx.g.dir));
+        }
+        if (spec.needs != Needs::nothing) {
+            ctx.repository.emplace(core::Repository::open(fs::current_path()));
+            if (spec.needs == Needs::database) ctx.repo().db();
+        }
+        code = commands[which]->run(ctx);
+    } catch (const Interrupted&) {
+        std::cout.flush();
+        print_error("interrupted");
+        return kExitInterrupted;
+    } catch (const Error& e) {
+        std::cout.flush();
+        print_error(e.what());
+        return interrupted() ? kExitInterrupted : kExitUsage;
+    } catch (const std::exception& e) {
+        std::cout.flush();
+        print_error(e.what());
+        return interrupted() ? kExitInterrupted : kExitUsage;
+    }
+    return finish_output(code);
+}
+
+}  // namespace mlo::cli

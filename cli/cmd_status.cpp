@@ -1,0 +1,71 @@
+#include "cli/commands.hpp"
+#include "core/compare.hpp"
+
+namespace mlo::cli {
+
+namespace {
+
+class Status : public Command {
+public:
+    void setup(CLI::App& app) override {
+        app.add_option("paths", paths_, "Limit to these tracked paths");
+        app.add_flag("--exit-code", exit_code_, "Exit with 1 if anything changed");
+    }
+    int run(Context& ctx) override {
+        auto sels = core::select_tracked(ctx.repo(), paths_);
+        core::Progress progress;
+        std::vector<core::TrackedState> states;
+        {
+            ProgressBar bar(ctx, progress);
+            states =
+                core::compare_workspace(ctx.repo(), sels, core::Detail::changes_only, &progress);
+        }
+        bool clean = true;
+        for (const auto& s : states)
+            clean = clean && s.clean();
+        if (ctx.g.json) {
+            nlohmann::json tracked = nlohmann::json::array();
+            for (const auto& s : states) {
+                nlohmann::json changes = nlohmann::json::array();
+                for (const auto& c : s.changes)
+                    changes.push_back({{"path", c.path}, {"status", core::change_name(c.kind)}});
+                tracked.push_back({{"path", s.sel.ptr.rel},
+                                   {"pointer", ctx.repo().rel(s.sel.ptr.file)},
+                                   {"kind", s.sel.ptr.is_dir ? "dir" : "file"},
+                                   {"clean", s.clean()},
+                                   {"manifest_missing", s.manifest_missing},
+                                   {"changes", changes}});
+            }
+            ctx.emit({{"clean", clean}, {"tracked", tracked}});
+        } else {
+            for (const auto& s : states) {
+                for (const auto& c : s.changes) {
+                    std::string kind = std::string(core::change_name(c.kind)) + ":";
+                    kind.resize(10, ' ');
+                    ctx.out() << kind << c.path << '\n';
+                }
+                if (s.manifest_missing && !s.clean()) {
+                    ctx.note("note: the manifest of " + s.sel.ptr.rel +
+                             " is not in the store; changes are shown for the whole directory");
+                }
+            }
+            if (clean && !ctx.g.quiet) {
+                ctx.out() << "nothing changed (" << states.size() << " tracked path"
+                          << (states.size() == 1 ? "" : "s") << ")\n";
+            }
+        }
+        return exit_code_ && !clean ? 1 : 0;
+    }
+
+private:
+    std::vector<std::string> paths_;
+    bool exit_code_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_status() {
+    return std::make_unique<Status>();
+}
+
+}  // namespace mlo::cli

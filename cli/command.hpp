@@ -1,0 +1,81 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/progress.hpp"
+#include "core/repository.hpp"
+
+namespace mlo::cli {
+
+struct Globals {
+    std::string dir;  // -C
+    bool json = false;
+    bool quiet = false;
+    bool verbose = false;
+    bool no_progress = false;
+};
+
+// What the dispatcher opens before a command runs (git's RUN_SETUP): commands never open the
+// repository themselves.
+enum class Needs { nothing, repository, database };
+
+class Context {
+public:
+    Globals g;
+    std::optional<core::Repository> repository;
+
+    core::Repository& repo() { return *repository; }
+    std::ostream& out();
+    // Prints a JSON document (one line) to stdout.
+    void emit(const nlohmann::json& j);
+    // A hint or note for people: stderr, suppressed by -q and --json.
+    void note(const std::string& text);
+    // Progress bars only on a terminal, and never with -q, --json or --no-progress.
+    bool progress_enabled() const;
+    // Tells the user once that we wait for another mlo process.
+    std::function<void(long)> on_wait();
+};
+
+class Command {
+public:
+    virtual ~Command() = default;
+    virtual void setup(CLI::App& app) = 0;
+    // Returns the exit code: 0 success, 1 the command's check failed. Errors throw.
+    virtual int run(Context& ctx) = 0;
+};
+
+struct CommandSpec {
+    const char* name;
+    const char* summary;
+    Needs needs;
+    std::unique_ptr<Command> (*make)();
+};
+
+// The table of every command, in the order `mlo --help` lists them.
+const std::vector<CommandSpec>& command_table();
+
+// Draws a progress line on stderr while alive (when enabled).
+class ProgressBar {
+public:
+    ProgressBar(Context& ctx, core::Progress& progress);
+    ~ProgressBar();
+    ProgressBar(const ProgressBar&) = delete;
+    ProgressBar& operator=(const ProgressBar&) = delete;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+std::string human_size(uint64_t bytes);
+std::string short_hash(const Digest& d);
+
+}  // namespace mlo::cli

@@ -1,0 +1,115 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "cli/command.hpp"
+
+namespace mlo::cli {
+
+std::ostream& Context::out() {
+    return std::cout;
+}
+
+void Context::emit(const nlohmann::json& j) {
+    std::cout << j.dump() << '\n';
+}
+
+void Context::note(const std::string& text) {
+    if (g.quiet || g.json) return;
+    std::cerr << text << '\n';
+}
+
+bool Context::progress_enabled() const {
+    return !g.quiet && !g.json && !g.no_progress && ::isatty(STDERR_FILENO);
+}
+
+std::function<void(long)> Context::on_wait() {
+    bool quiet = g.quiet;
+    return [quiet](long pid) {
+        if (quiet) return;
+        std::string who = pid > 0 ? "process " + std::to_string(pid) : "another process";
+        std::cerr << "mlo: waiting for " << who << " to release the workspace lock\n";
+    };
+}
+
+struct ProgressBar::State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop = false;
+    std::thread thread;
+};
+
+ProgressBar::ProgressBar(Context& ctx, core::Progress& progress) {
+    if (!ctx.progress_enabled()) return;
+    state_ = std::make_unique<State>();
+    State* s = state_.get();
+    s->thread = std::thread([s, &progress] {
+        auto start = std::chrono::steady_clock::now();
+        bool drawn = false;
+        std::unique_lock<std::mutex> lock(s->mu);
+        while (!s->cv.wait_for(lock, std::chrono::milliseconds(100), [s] { return s->stop; })) {
+            // Quick commands finish without ever drawing.
+            if (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300)) continue;
+            uint64_t done = progress.done(), total = progress.total();
+            std::string phase = progress.phase();
+            if (phase.empty()) continue;
+            char line[160];
+            if (total > 0) {
+                int width = 30;
+                int filled = int(double(done) / double(total) * width);
+                if (filled > width) filled = width;
+                std::snprintf(line, sizeof line, "\r%s [%s%s] %" PRIu64 "/%" PRIu64 "\033[K",
+                              phase.c_str(), std::string(size_t(filled), '#').c_str(),
+                              std::string(size_t(width - filled), ' ').c_str(), done, total);
+            } else {
+                std::snprintf(line, sizeof line, "\r%s %" PRIu64 "\033[K", phase.c_str(), done);
+            }
+            std::fputs(line, stderr);
+            std::fflush(stderr);
+            drawn = true;
+        }
+        if (drawn) {
+            std::fputs("\r\033[K", stderr);
+            std::fflush(stderr);
+        }
+    });
+}
+
+ProgressBar::~ProgressBar() {
+    if (!state_) return;
+    {
+        std::lock_guard<std::mutex> lock(state_->mu);
+        state_->stop = true;
+    }
+    state_->cv.notify_one();
+    state_->thread.join();
+}
+
+std::string human_size(uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = double(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0)
+        std::snprintf(buf, sizeof buf, "%" PRIu64 " B", bytes);
+    else
+        std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+std::string short_hash(const Digest& d) {
+    return to_hex(d).substr(0, 12);
+}
+
+}  // namespace mlo::cli

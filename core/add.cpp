@@ -1,0 +1,205 @@
+#include "core/add.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "core/gitignore.hpp"
+#include "core/hashing.hpp"
+#include "core/workspace.hpp"
+#include "storage/error.hpp"
+#include "storage/manifest.hpp"
+#include "storage/parallel.hpp"
+
+namespace mlo::core {
+
+namespace {
+
+struct Target {
+    std::string arg;
+    fs::path abs;
+    std::string rel;
+    bool is_dir = false;
+    std::vector<ScanEntry> files;  // for a directory; a file has one entry with path ""
+    std::vector<ManifestEntry> results;
+};
+
+bool is_inside(const std::string& child, const std::string& parent) {
+    return child.size() > parent.size() && child.compare(0, parent.size(), parent) == 0 &&
+           child[parent.size()] == '/';
+}
+
+// Checks one command-line path; throws with a one-line reason if it cannot be added.
+Target check_target(const Repository& repo, const std::string& arg) {
+    Target t;
+    t.arg = arg;
+    t.abs = repo.resolve_arg(arg);
+    t.rel = repo.rel(t.abs);
+    const std::string why = "cannot add " + quote(arg);
+    if (t.rel.empty())
+        throw Error(why + ": it is the repository root (add its data directories instead)");
+    if (is_pointer_name(t.abs.filename().string())) throw Error(why + ": it is a pointer file");
+    struct stat st {};
+    if (::lstat(t.abs.c_str(), &st) != 0) throw_errno(why);
+    if (S_ISLNK(st.st_mode)) {
+        std::error_code ec;
+        fs::path target = fs::canonical(t.abs, ec);
+        if (ec) throw Error(why + ": cannot follow the symbolic link: " + ec.message());
+        fs::path r = target.lexically_relative(repo.root());
+        std::string s = r.generic_string();
+        if (r.empty() || s == ".." || s.rfind("../", 0) == 0) {
+            throw Error(why + ": it is a symbolic link leading outside the repository, to " +
+                        quote(target));
+        }
+        if (::stat(t.abs.c_str(), &st) != 0) throw_errno(why);
+        if (S_ISDIR(st.st_mode)) throw Error(why + ": it is a symbolic link to a directory");
+    }
+    if (S_ISDIR(st.st_mode)) {
+        t.is_dir = true;
+    } else if (!S_ISREG(st.st_mode)) {
+        throw Error(why + ": not a regular file or directory");
+    }
+    // A path inside a directory that is tracked as a whole belongs to that directory's pointer.
+    for (fs::path up = t.abs.parent_path(); up != repo.root() && up.has_relative_path();
+         up = up.parent_path()) {
+        if (fs::exists(pointer_file_for(up))) {
+            throw Error(why + ": it is inside " + quote(repo.rel(up)) +
+                        ", which is tracked as a whole (add " + quote(repo.rel(up)) + " instead)");
+        }
+    }
+    return t;
+}
+
+}  // namespace
+
+std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string>& args,
+                                 const AddOptions& options) {
+    if (args.empty()) throw Error("nothing to add: name at least one file or directory");
+    const int64_t started = now_ns();
+    std::vector<Target> targets;
+    for (const auto& arg : args) {
+        Target t = check_target(repo, arg);
+        bool repeated = std::any_of(targets.begin(), targets.end(),
+                                    [&](const Target& o) { return o.rel == t.rel; });
+        if (!repeated) targets.push_back(std::move(t));
+    }
+    for (const auto& a : targets) {
+        for (const auto& b : targets) {
+            if (is_inside(a.rel, b.rel)) {
+                throw Error("cannot add " + quote(a.arg) + ": it is inside " + quote(b.arg) +
+                            ", which is also being added");
+            }
+        }
+    }
+
+    auto lock = repo.lock_workspace(options.on_wait);
+    const unsigned jobs = repo.jobs();
+
+    // Gather the files. Scanning fails on anything we would refuse to store, before any write.
+    struct Job {
+        size_t target;
+        size_t index;
+    };
+    std::vector<Job> work;
+    for (size_t ti = 0; ti < targets.size(); ++ti) {
+        Target& t = targets[ti];
+        if (t.is_dir) {
+            t.files = scan_tree(t.abs, repo.root(), jobs, NestedPointers::error);
+        } else {
+            FileStat st;
+            if (!stat_path(t.abs, st))
+                throw Error("cannot add " + quote(t.arg) + ": it disappeared");
+            t.files.push_back({"", st});
+        }
+        t.results.resize(t.files.size());
+        for (size_t i = 0; i < t.files.size(); ++i)
+            work.push_back({ti, i});
+        repo.stat_cache().load(t.rel);
+    }
+
+    ObjectStore& store = repo.store();
+    StatCache& cache = repo.stat_cache();
+    const Reflink reflink = std::find(repo.config().link.begin(), repo.config().link.end(),
+                                      LinkKind::reflink) != repo.config().link.end()
+                                ? Reflink::try_first
+                                : Reflink::no;
+    std::atomic<uint64_t> created_total{0};
+    std::vector<std::atomic<uint64_t>> created(targets.size());
+    if (options.progress) options.progress->start("adding", work.size());
+
+    parallel_for(work.size(), jobs, [&](size_t w) {
+        Target& t = targets[work[w].target];
+        const ScanEntry& f = t.files[work[w].index];
+        ManifestEntry& out = t.results[work[w].index];
+        std::string rel = f.path.empty() ? t.rel : t.rel + "/" + f.path;
+        fs::path abs = f.path.empty() ? t.abs : t.abs / f.path;
+        out.path = f.path;
+        if (auto known = cache.lookup(rel, f.st); known && store.contains(*known)) {
+            out.digest = *known;
+            out.size = f.st.size;
+            out.executable = f.st.executable;
+        } else {
+            Fd fd = open_read(abs);
+            struct stat before {};
+            if (::fstat(fd.get(), &before) != 0) throw_errno("cannot stat " + quote(abs));
+            FileStat st = to_file_stat(before);
+            ObjectStore::Put put = store.put_fd(fd.get(), st.size, abs.string(), reflink);
+            out.digest = put.digest;
+            out.size = put.size;
+            out.executable = st.executable;
+            if (put.created) created[work[w].target]++;
+            struct stat after {};
+            // Remember the stat only if the file did not change while we copied it.
+            if (::fstat(fd.get(), &after) == 0 && put.size == st.size) {
+                FileStat now = to_file_stat(after);
+                if (now.size == st.size && now.mtime_ns == st.mtime_ns)
+                    cache.record(rel, st, put.digest, started);
+            }
+        }
+        if (options.progress) options.progress->advance();
+    });
+
+    // Directory manifests are objects too.
+    std::vector<AddedItem> items;
+    for (size_t ti = 0; ti < targets.size(); ++ti) {
+        Target& t = targets[ti];
+        AddedItem item;
+        item.ptr.file = pointer_file_for(t.abs);
+        item.ptr.rel = t.rel;
+        if (t.is_dir) {
+            Manifest m(std::move(t.results));
+            ObjectStore::Put put = store.put_bytes(m.serialize());
+            if (put.created) created[ti]++;
+            item.ptr.is_dir = true;
+            item.ptr.digest = put.digest;
+            item.ptr.size = m.total_size();
+            item.ptr.files = m.entries().size();
+        } else {
+            item.ptr.digest = t.results[0].digest;
+            item.ptr.size = t.results[0].size;
+        }
+        item.new_objects = created[ti];
+        created_total += created[ti];
+        items.push_back(std::move(item));
+    }
+
+    // Objects must be on disk before a pointer file that git may commit names them.
+    if (repo.config().fsync && created_total > 0) store.sync();
+
+    const Sync sync = repo.config().fsync ? Sync::yes : Sync::no;
+    for (auto& item : items) {
+        std::string old_text;
+        bool existed = read_file_if_exists(item.ptr.file, old_text);
+        std::string text = pointer_text(item.ptr);
+        item.changed = !existed || old_text != text;
+        if (item.changed) write_pointer(item.ptr, sync);
+        item.gitignore_changed = ensure_gitignored(item.ptr.data_path());
+    }
+    cache.flush();
+    return items;
+}
+
+}  // namespace mlo::core

@@ -1,0 +1,225 @@
+#include "core/checkout.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "core/hashing.hpp"
+#include "storage/error.hpp"
+#include "storage/link.hpp"
+#include "storage/manifest.hpp"
+#include "storage/parallel.hpp"
+
+namespace mlo::core {
+
+namespace {
+
+struct Place {
+    std::string rel;
+    fs::path abs;
+    Digest digest{};
+    bool executable = false;
+    bool replace_dir = false;  // a directory stands where the file goes (only with --force)
+};
+
+struct Plan {
+    std::vector<Place> places;
+    std::vector<std::pair<std::string, fs::path>> removals;
+    std::vector<std::string> conflicts;  // would lose content that is not in the store
+    std::vector<std::string> missing;    // needed objects that the store lacks
+    uint64_t unchanged = 0;
+};
+
+std::string list_some(const std::vector<std::string>& paths) {
+    std::string out;
+    for (size_t i = 0; i < paths.size() && i < 3; ++i)
+        out += (i ? ", " : "") + quote(paths[i]);
+    if (paths.size() > 3) out += " and " + std::to_string(paths.size() - 3) + " more";
+    return out;
+}
+
+class Planner {
+public:
+    Planner(Repository& repo, Force force, int64_t started)
+        : repo_(repo), force_(force), started_(started) {}
+
+    // Decides what to do with an existing workspace file that differs from what it should be:
+    // overwriting is safe when its content is in the store (or when forced).
+    bool safe_to_lose(const std::string& rel, const fs::path& abs, const FileStat& st) {
+        if (force_ == Force::yes) return true;
+        Digest d = workspace_digest(repo_, rel, abs, st, started_);
+        return repo_.store().contains(d);
+    }
+
+    void want(Plan& plan, std::string rel, fs::path abs, const Digest& d, bool exec,
+              bool replace_dir = false) {
+        if (!repo_.store().contains(d)) plan.missing.push_back(rel);
+        plan.places.push_back({std::move(rel), std::move(abs), d, exec, replace_dir});
+    }
+
+    void plan_file(Plan& plan, const Pointer& p) {
+        fs::path abs = p.data_path();
+        FileStat st;
+        bool is_dir = false;
+        if (!stat_path(abs, st, &is_dir)) return want(plan, p.rel, abs, p.digest, false);
+        if (is_dir) {
+            if (force_ == Force::no) {
+                plan.conflicts.push_back(p.rel);
+                return;
+            }
+            return want(plan, p.rel, abs, p.digest, false, true);
+        }
+        if (st.size == p.size && workspace_digest(repo_, p.rel, abs, st, started_) == p.digest) {
+            plan.unchanged++;
+            return;
+        }
+        if (!safe_to_lose(p.rel, abs, st)) {
+            plan.conflicts.push_back(p.rel);
+            return;
+        }
+        want(plan, p.rel, abs, p.digest, st.executable);
+    }
+
+    void plan_dir(Plan& plan, const Selection& sel) {
+        const Pointer& p = sel.ptr;
+        fs::path abs = p.data_path();
+        std::string text;
+        if (!read_file_if_exists(repo_.store().path_of(p.digest), text)) {
+            throw Error("cannot check out " + quote(p.rel) + ": its manifest " +
+                        quote(to_hex(p.digest)) + " is not in the store");
+        }
+        Manifest m = Manifest::parse(text, to_hex(p.digest));
+        FileStat st;
+        bool is_dir = false;
+        std::vector<ScanEntry> files;
+        if (stat_path(abs, st, &is_dir)) {
+            if (!is_dir) {
+                if (!safe_to_lose(p.rel, abs, st)) {
+                    plan.conflicts.push_back(p.rel);
+                    return;
+                }
+                plan.removals.emplace_back(p.rel, abs);
+            } else {
+                files = scan_tree(abs, repo_.root(), repo_.jobs(), NestedPointers::allowed);
+            }
+        }
+        repo_.stat_cache().load(p.rel);
+        const auto& entries = m.entries();
+        size_t i = 0, j = 0;
+        while (i < entries.size() || j < files.size()) {
+            if (i < entries.size() && !sel.covers(entries[i].path)) {
+                ++i;
+                continue;
+            }
+            if (j < files.size() && !sel.covers(files[j].path)) {
+                ++j;
+                continue;
+            }
+            int cmp = i == entries.size() ? 1
+                      : j == files.size() ? -1
+                                          : entries[i].path.compare(files[j].path);
+            if (cmp < 0) {
+                want(plan, p.rel + "/" + entries[i].path, abs / entries[i].path, entries[i].digest,
+                     entries[i].executable);
+                ++i;
+            } else if (cmp > 0) {
+                std::string rel = p.rel + "/" + files[j].path;
+                if (safe_to_lose(rel, abs / files[j].path, files[j].st))
+                    plan.removals.emplace_back(rel, abs / files[j].path);
+                else
+                    plan.conflicts.push_back(rel);
+                ++j;
+            } else {
+                const ManifestEntry& e = entries[i];
+                const ScanEntry& f = files[j];
+                std::string rel = p.rel + "/" + e.path;
+                fs::path fabs = abs / e.path;
+                bool same = e.size == f.st.size &&
+                            workspace_digest(repo_, rel, fabs, f.st, started_) == e.digest;
+                if (same && e.executable == f.st.executable) {
+                    plan.unchanged++;
+                } else if (same || safe_to_lose(rel, fabs, f.st)) {
+                    want(plan, rel, fabs, e.digest, e.executable);
+                } else {
+                    plan.conflicts.push_back(rel);
+                }
+                ++i;
+                ++j;
+            }
+        }
+    }
+
+private:
+    Repository& repo_;
+    Force force_;
+    int64_t started_;
+};
+
+}  // namespace
+
+CheckoutResult checkout(Repository& repo, const std::vector<Selection>& sels,
+                        const CheckoutOptions& options) {
+    auto lock = repo.lock_workspace(options.on_wait);
+    const int64_t started = now_ns();
+    Plan plan;
+    Planner planner(repo, options.force, started);
+    for (const auto& sel : sels) {
+        if (sel.ptr.is_dir)
+            planner.plan_dir(plan, sel);
+        else
+            planner.plan_file(plan, sel.ptr);
+    }
+    if (!plan.missing.empty()) {
+        throw Error("cannot check out " + list_some(plan.missing) +
+                    ": not in the store (pull them or run 'mlo fsck')");
+    }
+    if (!plan.conflicts.empty()) {
+        throw Error("cannot check out: local changes to " + list_some(plan.conflicts) +
+                    " are not in the store and would be lost (use --force to discard them, or 'mlo "
+                    "add' to keep them)");
+    }
+
+    CheckoutResult result;
+    result.unchanged = plan.unchanged;
+    for (const auto& [rel, abs] : plan.removals) {
+        std::error_code ec;
+        fs::remove_all(abs, ec);
+        if (ec) throw Error("cannot remove " + quote(abs) + ": " + ec.message());
+        result.removed.push_back(rel);
+    }
+    // Parent directories first (in order, once each), then the files in parallel.
+    std::set<fs::path> parents;
+    for (const auto& pl : plan.places)
+        parents.insert(pl.abs.parent_path());
+    for (const auto& d : parents)
+        make_dirs(d);
+
+    Linker linker(repo.config().link);
+    ObjectStore& store = repo.store();
+    StatCache& cache = repo.stat_cache();
+    std::mutex mu;
+    if (options.progress) options.progress->start("checking out", plan.places.size());
+    parallel_for(plan.places.size(), repo.jobs(), [&](size_t k) {
+        const Place& pl = plan.places[k];
+        if (pl.replace_dir) {
+            std::error_code ec;
+            fs::remove_all(pl.abs, ec);
+            if (ec) throw Error("cannot remove " + quote(pl.abs) + ": " + ec.message());
+        }
+        LinkKind used = linker.place(store.path_of(pl.digest), pl.abs, pl.executable);
+        FileStat st;
+        if (stat_path(pl.abs, st)) cache.record(pl.rel, st, pl.digest, now_ns());
+        if (options.progress) options.progress->advance();
+        std::lock_guard<std::mutex> guard(mu);
+        result.by_link[std::string(link_name(used))]++;
+        result.restored.push_back(pl.rel);
+    });
+    std::sort(result.restored.begin(), result.restored.end());
+    cache.flush();
+    return result;
+}
+
+}  // namespace mlo::core

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/pointer.hpp"
+#include "core/repository.hpp"
+
+namespace mlo::core {
+
+// The objects the workspace's pointer files keep alive: each pointer's object and, for a
+// directory, every file its manifest names. Maps object id (hex) to one path that uses it.
+struct References {
+    std::map<std::string, std::string> objects;
+    // Directory pointers whose manifest is not in the store: what they reference is unknown.
+    std::vector<const Pointer*> unknown;
+};
+
+References collect_references(Repository& repo, const std::vector<Pointer>& pointers);
+
+}  // namespace mlo::core

@@ -1,0 +1,231 @@
+#include "core/workspace.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "storage/error.hpp"
+#include "storage/interrupt.hpp"
+
+namespace mlo::core {
+
+namespace {
+
+bool inside(const fs::path& p, const fs::path& root) {
+    fs::path r = p.lexically_relative(root);
+    std::string s = r.generic_string();
+    return !r.empty() && s != ".." && s.rfind("../", 0) != 0;
+}
+
+struct DirEntryInfo {
+    std::string name;
+    unsigned char type;
+};
+
+std::vector<DirEntryInfo> read_dir(const fs::path& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) throw_errno("cannot read directory " + quote(dir));
+    std::vector<DirEntryInfo> out;
+    while (dirent* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (name == "." || name == "..") continue;
+        out.push_back({std::string(name), e->d_type});
+    }
+    ::closedir(d);
+    return out;
+}
+
+}  // namespace
+
+std::vector<ScanEntry> scan_tree(const fs::path& dir, const fs::path& root, unsigned jobs,
+                                 NestedPointers nested) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::string> queue{""};
+    size_t busy = 0;
+    bool failed = false;
+    std::exception_ptr error;
+    std::vector<ScanEntry> result;
+
+    auto scan_one = [&](const std::string& rel_dir, std::vector<ScanEntry>& files,
+                        std::vector<std::string>& subdirs) {
+        fs::path here = rel_dir.empty() ? dir : dir / rel_dir;
+        auto entries = read_dir(here);
+        std::set<std::string> names;
+        if (nested == NestedPointers::error) {
+            for (const auto& e : entries)
+                names.insert(e.name);
+        }
+        for (const auto& e : entries) {
+            if (is_temp_name(e.name)) continue;
+            std::string rel = rel_dir.empty() ? e.name : rel_dir + "/" + e.name;
+            fs::path full = here / e.name;
+            if (e.type == DT_DIR) {
+                subdirs.push_back(rel);
+                continue;
+            }
+            if (nested == NestedPointers::error && is_pointer_name(e.name) &&
+                names.count(e.name.substr(0, e.name.size() - kPointerSuffix.size()))) {
+                throw Error(quote(full) +
+                            " is a pointer file: the directory holds data tracked on its own");
+            }
+            struct stat st {};
+            if (::lstat(full.c_str(), &st) != 0) throw_errno("cannot stat " + quote(full));
+            if (S_ISDIR(st.st_mode)) {
+                subdirs.push_back(rel);
+                continue;
+            }
+            if (S_ISLNK(st.st_mode)) {
+                std::error_code ec;
+                fs::path target = fs::canonical(full, ec);
+                if (ec)
+                    throw Error("cannot follow symbolic link " + quote(full) + ": " + ec.message());
+                if (!inside(target, root)) {
+                    throw Error("symbolic link " + quote(full) +
+                                " leads outside the repository, to " + quote(target));
+                }
+                if (::stat(full.c_str(), &st) != 0) throw_errno("cannot stat " + quote(full));
+                if (S_ISDIR(st.st_mode)) {
+                    throw Error("symbolic link " + quote(full) +
+                                " leads to a directory; only links to files are supported");
+                }
+            }
+            if (!S_ISREG(st.st_mode)) throw Error(quote(full) + " is not a regular file");
+            files.push_back({rel, to_file_stat(st)});
+        }
+    };
+
+    auto worker = [&] {
+        std::vector<ScanEntry> files;
+        std::vector<std::string> subdirs;
+        for (;;) {
+            std::string next;
+            {
+                std::unique_lock<std::mutex> lock(mu);
+                cv.wait(lock, [&] { return failed || !queue.empty() || busy == 0; });
+                if (failed || (queue.empty() && busy == 0)) break;
+                next = std::move(queue.front());
+                queue.pop_front();
+                ++busy;
+            }
+            subdirs.clear();
+            try {
+                check_interrupted();
+                scan_one(next, files, subdirs);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!error) error = std::current_exception();
+                failed = true;
+                --busy;
+                cv.notify_all();
+                break;
+            }
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                for (auto& s : subdirs)
+                    queue.push_back(std::move(s));
+                --busy;
+            }
+            cv.notify_all();
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        for (auto& f : files)
+            result.push_back(std::move(f));
+    };
+
+    if (jobs == 0) jobs = 1;
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < jobs; ++i)
+        threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads)
+        t.join();
+    if (error) std::rethrow_exception(error);
+    std::sort(result.begin(), result.end(),
+              [](const ScanEntry& a, const ScanEntry& b) { return a.path < b.path; });
+    return result;
+}
+
+std::vector<Pointer> find_pointers(const Repository& repo) {
+    std::vector<Pointer> out;
+    std::vector<std::string> stack{""};
+    while (!stack.empty()) {
+        check_interrupted();
+        std::string rel_dir = std::move(stack.back());
+        stack.pop_back();
+        fs::path here = repo.abs(rel_dir);
+        auto entries = read_dir(here);
+        std::set<std::string> tracked;
+        for (const auto& e : entries) {
+            if (!is_pointer_name(e.name) || is_temp_name(e.name)) continue;
+            fs::path full = here / e.name;
+            struct stat st {};
+            if (::stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            std::string data_name = e.name.substr(0, e.name.size() - kPointerSuffix.size());
+            tracked.insert(data_name);
+            std::string rel = rel_dir.empty() ? data_name : rel_dir + "/" + data_name;
+            std::string shown = rel_dir.empty() ? e.name : rel_dir + "/" + e.name;
+            out.push_back(read_pointer(full, rel, shown));
+        }
+        for (const auto& e : entries) {
+            bool dir = e.type == DT_DIR;
+            if (e.type == DT_UNKNOWN) {
+                struct stat st {};
+                dir = ::lstat((here / e.name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+            }
+            if (!dir || tracked.count(e.name)) continue;
+            if (rel_dir.empty() && (e.name == kDotMlo || e.name == ".git")) continue;
+            stack.push_back(rel_dir.empty() ? e.name : rel_dir + "/" + e.name);
+        }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Pointer& a, const Pointer& b) { return a.rel < b.rel; });
+    return out;
+}
+
+std::vector<Selection> select_tracked(Repository& repo, const std::vector<std::string>& args) {
+    std::vector<Pointer> all = find_pointers(repo);
+    std::vector<Selection> out;
+    if (args.empty()) {
+        for (auto& p : all)
+            out.push_back({std::move(p), ""});
+        return out;
+    }
+    for (const auto& arg : args) {
+        fs::path abs = repo.resolve_arg(arg);
+        std::string rel = repo.rel(abs);
+        if (is_pointer_name(rel)) {
+            std::string stripped = rel.substr(0, rel.size() - kPointerSuffix.size());
+            if (std::any_of(all.begin(), all.end(),
+                            [&](const Pointer& p) { return p.rel == stripped; }))
+                rel = stripped;
+        }
+        bool matched = false;
+        for (const auto& p : all) {
+            bool under_arg = rel.empty() || p.rel == rel ||
+                             (p.rel.size() > rel.size() && p.rel.compare(0, rel.size(), rel) == 0 &&
+                              p.rel[rel.size()] == '/');
+            if (under_arg) {
+                out.push_back({p, ""});
+                matched = true;
+            } else if (p.is_dir && rel.size() > p.rel.size() &&
+                       rel.compare(0, p.rel.size(), p.rel) == 0 && rel[p.rel.size()] == '/') {
+                out.push_back({p, rel.substr(p.rel.size() + 1)});
+                matched = true;
+            }
+        }
+        if (!matched) throw Error(quote(arg) + " is not tracked by mlo (no pointer file for it)");
+    }
+    return out;
+}
+
+}  // namespace mlo::core

@@ -1,0 +1,55 @@
+#include "core/yaml_util.hpp"
+
+#include <charconv>
+
+#include "storage/error.hpp"
+
+namespace mlo::core {
+
+void yaml_fail_at(const fs::path& file, int line, int column, const std::string& why) {
+    std::string where = "cannot read " + quote(file);
+    if (line >= 0) where += " line " + std::to_string(line + 1);
+    if (column >= 0) where += " column " + std::to_string(column + 1);
+    throw Error(where + ": " + why);
+}
+
+void yaml_fail(const fs::path& file, const YAML::Node& at, const std::string& why) {
+    YAML::Mark m = at.Mark();
+    yaml_fail_at(file, m.is_null() ? -1 : m.line, m.is_null() ? -1 : m.column, why);
+}
+
+YAML::Node parse_yaml(const std::string& text, const fs::path& file) {
+    try {
+        return YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        yaml_fail_at(file, e.mark.line, e.mark.column, e.msg);
+    }
+}
+
+void expect_map(const YAML::Node& n, const fs::path& file, const std::string& what) {
+    if (!n.IsMap()) yaml_fail(file, n, what + " must be a mapping");
+}
+
+std::string scalar(const YAML::Node& n, const fs::path& file, const std::string& key) {
+    if (!n.IsScalar()) yaml_fail(file, n, quote(key) + " must be a single value");
+    return n.Scalar();
+}
+
+uint64_t as_uint(const YAML::Node& n, const fs::path& file, const std::string& key) {
+    std::string s = scalar(n, file, key);
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
+        yaml_fail(file, n, quote(key) + " must be a non-negative integer, not " + quote(s));
+    }
+    return v;
+}
+
+bool as_bool(const YAML::Node& n, const fs::path& file, const std::string& key) {
+    std::string s = scalar(n, file, key);
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+    yaml_fail(file, n, quote(key) + " must be true or false, not " + quote(s));
+}
+
+}  // namespace mlo::core

@@ -1,0 +1,187 @@
+#include "storage/database.hpp"
+
+#include <iterator>
+
+#include "storage/error.hpp"
+
+namespace mlo {
+
+namespace {
+
+// Numbered migrations: migration N brings the schema from version N-1 to N. Never edit one that
+// has shipped; append a new one.
+const char* const kMigrations[] = {
+    // 1: the stat cache. A row says: the file at `path` (repository-relative) had this size,
+    // mtime, ctime and inode when it hashed to `hash`; `cached_at_ns` is the wall clock when the
+    // command that recorded the row started (the racy-git guard compares against it).
+    R"sql(
+CREATE TABLE stat_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    cached_at_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+constexpr int kBusyTimeoutMs = 10 * 60 * 1000;
+
+}  // namespace
+
+int Database::latest_version() {
+    return int(std::size(kMigrations));
+}
+
+Database::Database(const fs::path& file) : file_(file) {
+    int rc =
+        sqlite3_open_v2(file.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error("cannot open database " + quote(file) + ": " + why);
+    }
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    sqlite3_extended_result_codes(db_, 1);
+    try {
+        // journal_mode is persistent; only switch (which needs a lock) when it is not WAL yet.
+        std::string current;
+        {
+            Statement mode(*this, "PRAGMA journal_mode");
+            if (mode.step()) current = mode.column_text(0);
+        }
+        if (current != "wal") exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA synchronous=NORMAL");
+        exec("PRAGMA foreign_keys=ON");
+        migrate();
+    } catch (...) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw;
+    }
+}
+
+Database::~Database() {
+    if (db_) sqlite3_close(db_);
+}
+
+void Database::fail(const std::string& what) const {
+    throw Error(what + " in " + quote(file_) + ": " + sqlite3_errmsg(db_));
+}
+
+void Database::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string why = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw Error("database error in " + quote(file_) + ": " + why);
+    }
+}
+
+int Database::schema_version() {
+    {
+        Statement has(
+            *this,
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
+        if (!has.step() || has.column_int(0) == 0) return 0;
+    }
+    Statement v(*this, "SELECT version FROM schema_version");
+    return v.step() ? int(v.column_int(0)) : 0;
+}
+
+void Database::migrate() {
+    const int latest = latest_version();
+    auto check_not_newer = [&](int v) {
+        if (v > latest) {
+            throw Error("cannot use database " + quote(file_) + ": its schema version " +
+                        std::to_string(v) + " is newer than this mlo supports (" +
+                        std::to_string(latest) + "); upgrade mlo");
+        }
+    };
+    int v = schema_version();
+    check_not_newer(v);
+    if (v == latest) return;
+    Transaction tx(*this);
+    v = schema_version();  // another process may have migrated meanwhile
+    check_not_newer(v);
+    if (v == 0) exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    for (int next = v + 1; next <= latest; ++next)
+        exec(kMigrations[next - 1]);
+    exec("DELETE FROM schema_version");
+    Statement set(*this, "INSERT INTO schema_version(version) VALUES (?)");
+    set.bind(1, int64_t(latest)).step();
+    tx.commit();
+}
+
+Database::Statement::Statement(Database& db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db.handle(), sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+        db.fail("cannot prepare statement");
+    }
+}
+
+Database::Statement::~Statement() {
+    sqlite3_finalize(stmt_);
+}
+
+Database::Statement& Database::Statement::bind(int i, int64_t v) {
+    if (sqlite3_bind_int64(stmt_, i, v) != SQLITE_OK) db_.fail("cannot bind value");
+    return *this;
+}
+
+Database::Statement& Database::Statement::bind(int i, std::string_view v) {
+    if (sqlite3_bind_text(stmt_, i, v.data(), int(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+        db_.fail("cannot bind value");
+    return *this;
+}
+
+Database::Statement& Database::Statement::bind_blob(int i, const void* data, size_t size) {
+    if (sqlite3_bind_blob(stmt_, i, data, int(size), SQLITE_TRANSIENT) != SQLITE_OK)
+        db_.fail("cannot bind value");
+    return *this;
+}
+
+bool Database::Statement::step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    db_.fail("database query failed");
+}
+
+void Database::Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+int64_t Database::Statement::column_int(int i) const {
+    return sqlite3_column_int64(stmt_, i);
+}
+
+std::string Database::Statement::column_text(int i) const {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+    return p ? std::string(p, size_t(sqlite3_column_bytes(stmt_, i))) : std::string();
+}
+
+const void* Database::Statement::column_blob(int i, size_t* size) const {
+    const void* p = sqlite3_column_blob(stmt_, i);
+    *size = size_t(sqlite3_column_bytes(stmt_, i));
+    return p;
+}
+
+Database::Transaction::Transaction(Database& db) : db_(db) {
+    db_.exec("BEGIN IMMEDIATE");
+}
+
+Database::Transaction::~Transaction() {
+    if (open_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Database::Transaction::commit() {
+    db_.exec("COMMIT");
+    open_ = false;
+}
+
+}  // namespace mlo

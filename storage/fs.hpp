@@ -1,0 +1,82 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace mlo {
+
+namespace fs = std::filesystem;
+
+// Owns a file descriptor; closes it on destruction. close() reports errors for writers.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    Fd& operator=(Fd&& o) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+
+    int get() const { return fd_; }
+    bool valid() const { return fd_ >= 0; }
+    int release() {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+    // Closes and throws Error naming `what` if close fails (it can report a failed write).
+    void close_checked(const std::string& what);
+
+private:
+    int fd_ = -1;
+};
+
+// What the stat cache compares: a file is unchanged when all of these are.
+struct FileStat {
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    uint64_t inode = 0;
+    bool executable = false;
+};
+
+FileStat to_file_stat(const struct stat& st);
+
+// Opens for reading; throws Error "cannot open 'path': <why>".
+Fd open_read(const fs::path& p);
+Fd open_dir(const fs::path& p);
+
+std::string read_file(const fs::path& p);
+// Reads the whole file if it exists; returns false if it does not.
+bool read_file_if_exists(const fs::path& p, std::string& out);
+
+// Writes all bytes, retrying short writes and EINTR; throws Error naming `what`.
+void write_all(int fd, const void* data, size_t size, const std::string& what);
+// Reads up to `size` bytes at `offset` (short only at end of file).
+size_t pread_full(int fd, void* data, size_t size, uint64_t offset, const std::string& what);
+
+// Copies `size` bytes from the start of `in` into `out` in the kernel (copy_file_range),
+// falling back to read/write where that is not supported.
+void copy_fd(int in, int out, uint64_t size, const std::string& what);
+
+// mkdir -p that tolerates concurrent creators.
+void make_dirs(const fs::path& p);
+
+// Wall clock in nanoseconds, comparable with file timestamps.
+int64_t now_ns();
+
+// Repository-relative path with '/' separators (the form stored in manifests and the database).
+std::string generic(const fs::path& p);
+
+// Unique suffix for temporary files of this process: "<pid>-<counter>".
+std::string temp_suffix();
+// Every temporary file mlo creates has this in its name, so walks can skip leftovers.
+inline constexpr std::string_view kTempMarker = ".mlo-tmp-";
+bool is_temp_name(std::string_view name);
+
+}  // namespace mlo

@@ -1,0 +1,110 @@
+#include "storage/link.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+
+namespace mlo {
+
+std::string_view link_name(LinkKind k) {
+    switch (k) {
+        case LinkKind::reflink:
+            return "reflink";
+        case LinkKind::hardlink:
+            return "hardlink";
+        case LinkKind::copy:
+            return "copy";
+    }
+    return "?";
+}
+
+std::vector<LinkKind> parse_link_order(std::string_view text) {
+    std::vector<LinkKind> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string_view::npos) comma = text.size();
+        std::string_view item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ')
+            item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ')
+            item.remove_suffix(1);
+        if (item == "reflink")
+            out.push_back(LinkKind::reflink);
+        else if (item == "hardlink")
+            out.push_back(LinkKind::hardlink);
+        else if (item == "copy")
+            out.push_back(LinkKind::copy);
+        else
+            throw Error("unknown link strategy " + quote(item) +
+                        " (expected reflink, hardlink or copy)");
+        start = comma + 1;
+    }
+    return out;
+}
+
+Linker::Linker(std::vector<LinkKind> order) : order_(std::move(order)) {}
+
+static bool cannot_on_this_fs(int err) {
+    return err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY || err == EPERM ||
+           err == EMLINK || err == ENOSYS;
+}
+
+LinkKind Linker::place(const fs::path& object, const fs::path& dest, bool executable) const {
+    const mode_t mode = executable ? 0777 : 0666;
+    for (LinkKind kind : order_) {
+        switch (kind) {
+            case LinkKind::reflink: {
+                if (reflink_broken_.load(std::memory_order_relaxed)) break;
+                Fd src = open_read(object);
+                AtomicFile f(dest, mode);
+                if (::ioctl(f.fd(), FICLONE, src.get()) != 0) {
+                    if (cannot_on_this_fs(errno)) {
+                        reflink_broken_ = true;
+                        break;  // ~AtomicFile removes the temporary
+                    }
+                    throw_errno("cannot clone " + quote(object) + " to " + quote(dest));
+                }
+                f.commit();
+                return kind;
+            }
+            case LinkKind::hardlink: {
+                if (executable || hardlink_broken_.load(std::memory_order_relaxed)) break;
+                fs::path temp = dest.parent_path() / ("." + dest.filename().string() +
+                                                      std::string(kTempMarker) + temp_suffix());
+                if (::link(object.c_str(), temp.c_str()) != 0) {
+                    if (cannot_on_this_fs(errno)) {
+                        hardlink_broken_ = true;
+                        break;
+                    }
+                    throw_errno("cannot link " + quote(object) + " to " + quote(dest));
+                }
+                if (::rename(temp.c_str(), dest.c_str()) != 0) {
+                    int err = errno;
+                    ::unlink(temp.c_str());
+                    throw_errno("cannot rename " + quote(temp) + " to " + quote(dest), err);
+                }
+                return kind;
+            }
+            case LinkKind::copy: {
+                Fd src = open_read(object);
+                struct stat st {};
+                if (::fstat(src.get(), &st) != 0) throw_errno("cannot stat " + quote(object));
+                AtomicFile f(dest, mode);
+                copy_fd(src.get(), f.fd(), uint64_t(st.st_size), "cannot write " + quote(dest));
+                f.commit();
+                return kind;
+            }
+        }
+    }
+    // Only reached when the list had no usable strategy (e.g. "hardlink" alone across devices).
+    throw Error("cannot place " + quote(dest) +
+                ": no configured link strategy works here (add 'copy')");
+}
+
+}  // namespace mlo

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/fs.hpp"
+
+namespace mlo {
+
+// How a workspace file is made from an object.
+//   reflink:  a copy-on-write clone (btrfs, XFS): instant, no extra space, safely writable.
+//   hardlink: the object's own inode, so read-only (mode 0444): an edit would corrupt the store.
+//             Not used for executable files, whose mode the shared inode cannot carry.
+//   copy:     an independent copy (copy_file_range, so still in the kernel).
+enum class LinkKind { reflink, hardlink, copy };
+
+std::string_view link_name(LinkKind k);
+// Parses "reflink,copy" (an ordered fallback list); throws Error naming the bad value.
+std::vector<LinkKind> parse_link_order(std::string_view text);
+
+// Places objects into the workspace using the first strategy in `order` that works here. A
+// strategy that fails because the file system cannot do it is not tried again for this Linker.
+class Linker {
+public:
+    explicit Linker(std::vector<LinkKind> order);
+    // Atomically replaces `dest` (temporary file in the same directory, then rename).
+    LinkKind place(const fs::path& object, const fs::path& dest, bool executable) const;
+
+private:
+    std::vector<LinkKind> order_;
+    mutable std::atomic<bool> reflink_broken_{false};
+    mutable std::atomic<bool> hardlink_broken_{false};
+};
+
+}  // namespace mlo

@@ -1,0 +1,267 @@
+#include "storage/object_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "storage/atomic_file.hpp"
+#include "storage/error.hpp"
+#include "storage/interrupt.hpp"
+
+namespace mlo {
+
+namespace {
+
+// Files up to this size are read into memory, hashed, and written only if the object is new.
+constexpr uint64_t kSmallFile = 4 << 20;
+constexpr size_t kChunk = 8 << 20;
+
+const char kHex[] = "0123456789abcdef";
+
+// Removes a temporary file unless released.
+struct TempGuard {
+    fs::path path;
+    bool active = true;
+    ~TempGuard() {
+        if (active) ::unlink(path.c_str());
+    }
+};
+
+}  // namespace
+
+ObjectStore::ObjectStore(fs::path dir) : dir_(std::move(dir)) {}
+
+fs::path ObjectStore::shard_dir(uint8_t first) const {
+    char name[3] = {kHex[first >> 4], kHex[first & 15], 0};
+    return dir_ / name;
+}
+
+fs::path ObjectStore::path_of(const Digest& d) const {
+    std::string hex = to_hex(d);
+    return dir_ / hex.substr(0, 2) / hex.substr(2);
+}
+
+bool ObjectStore::contains(const Digest& d) const {
+    return ::access(path_of(d).c_str(), F_OK) == 0;
+}
+
+void ObjectStore::ensure_shard(uint8_t first) const {
+    if (shard_made_[first].load(std::memory_order_relaxed)) return;
+    fs::path shard = shard_dir(first);
+    if (::mkdir(shard.c_str(), 0777) != 0 && errno != EEXIST) {
+        if (errno == ENOENT) {
+            make_dirs(shard);
+        } else {
+            throw_errno("cannot create directory " + quote(shard));
+        }
+    }
+    shard_made_[first] = true;
+}
+
+void ObjectStore::publish(const fs::path& temp, const Digest& d) const {
+    ensure_shard(d[0]);
+    fs::path final_path = path_of(d);
+    // Renaming over an existing object is harmless: same name, same bytes.
+    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
+        throw_errno("cannot store object " + quote(final_path));
+    }
+}
+
+ObjectStore::Put ObjectStore::put_bytes(std::string_view data) {
+    Put put;
+    put.digest = sha256(data);
+    put.size = data.size();
+    if (contains(put.digest)) return put;
+    ensure_shard(put.digest[0]);
+    AtomicFile f(path_of(put.digest), 0444);
+    f.write(data);
+    f.commit();
+    put.created = true;
+    return put;
+}
+
+ObjectStore::Put ObjectStore::put_fd(int src, uint64_t size_hint, const std::string& src_name,
+                                     Reflink reflink) {
+    if (size_hint > kSmallFile) return put_large(src, src_name, reflink);
+    thread_local std::string buf;
+    buf.resize(size_t(size_hint) + 1);
+    size_t n = pread_full(src, buf.data(), buf.size(), 0, "cannot read " + quote(src_name));
+    if (n > size_hint) return put_large(src, src_name, reflink);  // it grew meanwhile
+    return put_bytes(std::string_view(buf.data(), n));
+}
+
+ObjectStore::Put ObjectStore::put_large(int src, const std::string& src_name, Reflink reflink) {
+    make_dirs(dir_);
+    TempGuard temp{dir_ / (std::string(kTempMarker) + temp_suffix())};
+    int out = ::open(temp.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (out < 0) throw_errno("cannot create " + quote(temp.path));
+    Fd out_fd(out);
+    const std::string write_what = "cannot write object for " + quote(src_name);
+
+    Put put;
+    if (reflink == Reflink::try_first && ::ioctl(out, FICLONE, src) == 0) {
+        // A clone shares the source's blocks; hash the clone, which nobody else can change.
+        put.digest = sha256_fd(out, &put.size, "cannot read " + quote(temp.path));
+    } else {
+        // Copy in the kernel on this thread while another thread hashes what has landed in the
+        // temporary file: the hash is of the stored bytes, and both run at once.
+        std::mutex mu;
+        std::condition_variable cv;
+        uint64_t copied = 0;
+        bool finished = false;
+        std::exception_ptr hash_error;
+        Sha256 h;
+        std::thread hasher([&] {
+            try {
+                std::vector<char> hbuf(1 << 20);
+                uint64_t off = 0;
+                for (;;) {
+                    uint64_t avail;
+                    bool fin;
+                    {
+                        std::unique_lock<std::mutex> lock(mu);
+                        cv.wait(lock, [&] { return copied > off || finished; });
+                        avail = copied;
+                        fin = finished;
+                    }
+                    while (off < avail) {
+                        size_t want = size_t(std::min<uint64_t>(hbuf.size(), avail - off));
+                        size_t got = pread_full(out, hbuf.data(), want, off, write_what);
+                        if (got != want) throw Error(write_what + ": short read of temporary");
+                        h.update(hbuf.data(), got);
+                        off += got;
+                    }
+                    if (fin) return;
+                }
+            } catch (...) {
+                hash_error = std::current_exception();
+            }
+        });
+        auto finish = [&] {
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                finished = true;
+            }
+            cv.notify_one();
+            hasher.join();
+        };
+        try {
+            loff_t in_off = 0, out_off = 0;
+            bool kernel_copy = true;
+            std::vector<char> cbuf;
+            for (;;) {
+                check_interrupted();
+                ssize_t n;
+                if (kernel_copy) {
+                    n = ::copy_file_range(src, &in_off, out, &out_off, kChunk, 0);
+                    if (n < 0 && out_off == 0 &&
+                        (errno == ENOSYS || errno == EXDEV || errno == EINVAL ||
+                         errno == EOPNOTSUPP)) {
+                        kernel_copy = false;
+                        cbuf.resize(kChunk);
+                        continue;
+                    }
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0) throw_errno(write_what);
+                } else {
+                    size_t got = pread_full(src, cbuf.data(), cbuf.size(), uint64_t(in_off),
+                                            "cannot read " + quote(src_name));
+                    write_all(out, cbuf.data(), got, write_what);
+                    in_off += loff_t(got);
+                    out_off += loff_t(got);
+                    n = ssize_t(got);
+                }
+                if (n == 0) break;
+                {
+                    std::lock_guard<std::mutex> lock(mu);
+                    copied = uint64_t(out_off);
+                }
+                cv.notify_one();
+            }
+        } catch (...) {
+            finish();
+            throw;
+        }
+        finish();
+        if (hash_error) std::rethrow_exception(hash_error);
+        put.digest = h.finish();
+        put.size = copied;
+    }
+    out_fd.close_checked(write_what);
+    if (contains(put.digest)) return put;
+    publish(temp.path, put.digest);
+    temp.active = false;
+    put.created = true;
+    return put;
+}
+
+std::string ObjectStore::read(const Digest& d) const {
+    std::string out;
+    if (!read_file_if_exists(path_of(d), out)) {
+        throw Error("object " + quote(to_hex(d)) + " is not in the store");
+    }
+    return out;
+}
+
+void ObjectStore::list(const std::function<void(const Listed&)>& fn) const {
+    DIR* top = ::opendir(dir_.c_str());
+    if (!top) {
+        if (errno == ENOENT) return;
+        throw_errno("cannot read directory " + quote(dir_));
+    }
+    std::vector<std::string> shards;
+    std::vector<std::string> top_files;
+    while (dirent* e = ::readdir(top)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        if (name.size() == 2 && std::isxdigit(uint8_t(name[0])) && std::isxdigit(uint8_t(name[1])))
+            shards.push_back(name);
+        else
+            top_files.push_back(name);
+    }
+    ::closedir(top);
+    for (const auto& name : top_files) {
+        Listed l{name, dir_ / name, std::nullopt, is_temp_name(name)};
+        fn(l);
+    }
+    std::sort(shards.begin(), shards.end());
+    for (const auto& shard : shards) {
+        fs::path sdir = dir_ / shard;
+        DIR* d = ::opendir(sdir.c_str());
+        if (!d) throw_errno("cannot read directory " + quote(sdir));
+        std::vector<std::string> names;
+        while (dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (name != "." && name != "..") names.push_back(std::move(name));
+        }
+        ::closedir(d);
+        std::sort(names.begin(), names.end());
+        for (auto& name : names) {
+            Listed l;
+            l.name = shard + "/" + name;
+            l.path = sdir / name;
+            l.temporary = is_temp_name(name);
+            if (!l.temporary) l.digest = digest_from_hex(shard + name);
+            fn(l);
+        }
+    }
+}
+
+void ObjectStore::sync() const {
+    int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    Fd owner(fd);
+    if (::syncfs(fd) != 0) throw_errno("cannot sync " + quote(dir_));
+}
+
+}  // namespace mlo

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/fs.hpp"
+#include "storage/hash.hpp"
+
+namespace mlo {
+
+enum class Reflink { no, try_first };
+
+// Content-addressed objects under `dir`: objects/ab/cdef… named by the SHA-256 of their bytes.
+// Objects are read-only (mode 0444) and appear under their final name only by rename, so a
+// crash or kill leaves at most a temporary file behind, never a wrong object.
+class ObjectStore {
+public:
+    explicit ObjectStore(fs::path dir);
+
+    const fs::path& dir() const { return dir_; }
+    fs::path path_of(const Digest& d) const;
+    bool contains(const Digest& d) const;
+
+    struct Put {
+        Digest digest{};
+        uint64_t size = 0;
+        bool created = false;  // false: the object was already there
+    };
+
+    Put put_bytes(std::string_view data);
+    // Stores what can be read from `src` (from offset 0 to its end). The digest is computed
+    // from the bytes that went into the store, never from a second read of the source, so an
+    // object's name matches its content even if the source changes meanwhile.
+    Put put_fd(int src, uint64_t size_hint, const std::string& src_name, Reflink reflink);
+
+    std::string read(const Digest& d) const;
+
+    struct Listed {
+        std::string name;  // "ab/cdef…"
+        fs::path path;
+        std::optional<Digest> digest;  // nullopt: not an object name (temporary or stray file)
+        bool temporary = false;
+    };
+    void list(const std::function<void(const Listed&)>& fn) const;
+
+    // Flushes everything written so far to disk: one syncfs per batch, not one fsync per object.
+    void sync() const;
+
+private:
+    fs::path dir_;
+    mutable std::array<std::atomic<bool>, 256> shard_made_{};
+    fs::path shard_dir(uint8_t first) const;
+    void ensure_shard(uint8_t first) const;
+    Put put_large(int src, const std::string& src_name, Reflink reflink);
+    void publish(const fs::path& temp, const Digest& d) const;
+};
+
+}  // namespace mlo
