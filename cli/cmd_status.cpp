@@ -37,7 +37,7 @@ public:
                                    {"changes", changes}});
             }
             ctx.emit({{"clean", clean}, {"tracked", tracked}});
-        } else {
+        } else if (!ctx.g.quiet) {
             for (const auto& s : states) {
                 for (const auto& c : s.changes) {
                     std::string kind = std::string(core::change_name(c.kind)) + ":";
@@ -49,7 +49,7 @@ public:
                              " is not in the store; changes are shown for the whole directory");
                 }
             }
-            if (clean && !ctx.g.quiet) {
+            if (clean) {
                 ctx.out() << "nothing changed (" << states.size() << " tracked path"
                           << (states.size() == 1 ? "" : "s") << ")\n";
             }

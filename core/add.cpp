@@ -142,22 +142,15 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
             out.size = f.st.size;
             out.executable = f.st.executable;
         } else {
+            // The stat taken before reading is what the cache remembers: if the file changes
+            // after it, its stat will differ from the remembered one and it is hashed again.
             Fd fd = open_read(abs);
-            struct stat before {};
-            if (::fstat(fd.get(), &before) != 0) throw_errno("cannot stat " + quote(abs));
-            FileStat st = to_file_stat(before);
-            ObjectStore::Put put = store.put_fd(fd.get(), st.size, abs.string(), reflink);
+            ObjectStore::Put put = store.put_fd(fd.get(), f.st.size, abs.string(), reflink);
             out.digest = put.digest;
             out.size = put.size;
-            out.executable = st.executable;
+            out.executable = f.st.executable;
             if (put.created) created[work[w].target]++;
-            struct stat after {};
-            // Remember the stat only if the file did not change while we copied it.
-            if (::fstat(fd.get(), &after) == 0 && put.size == st.size) {
-                FileStat now = to_file_stat(after);
-                if (now.size == st.size && now.mtime_ns == st.mtime_ns)
-                    cache.record(rel, st, put.digest, started);
-            }
+            if (put.size == f.st.size) cache.record(rel, f.st, put.digest, started);
         }
         if (options.progress) options.progress->advance();
     });

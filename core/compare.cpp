@@ -163,23 +163,25 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
         const ManifestEntry& e = *both[k].first;
         const ScanEntry& f = *both[k].second;
         if (progress) progress->advance();
+        std::string rel = p.rel + "/" + e.path;
+        bool changed = e.executable != f.st.executable || e.size != f.st.size;
+        std::optional<Digest> now;
+        if (!changed || detail == Detail::digests) {
+            now = repo.stat_cache().lookup(rel, f.st);
+            if (!now) now = workspace_digest(repo, rel, abs / f.path, f.st, started);
+            changed = changed || *now != e.digest;
+        }
+        if (!changed) return;
         FileChange c;
-        c.path = p.rel + "/" + e.path;
+        c.path = std::move(rel);
         c.old_digest = e.digest;
         c.old_size = e.size;
         c.old_executable = e.executable;
         c.new_size = f.st.size;
         c.new_executable = f.st.executable;
-        bool changed = e.executable != f.st.executable || e.size != f.st.size;
-        if (!changed || detail == Detail::digests) {
-            Digest d = workspace_digest(repo, c.path, abs / f.path, f.st, started);
-            c.new_digest = d;
-            changed = changed || d != e.digest;
-        }
-        if (changed) {
-            std::lock_guard<std::mutex> lock(mu);
-            state.changes.push_back(std::move(c));
-        }
+        c.new_digest = now;
+        std::lock_guard<std::mutex> lock(mu);
+        state.changes.push_back(std::move(c));
     });
     std::sort(state.changes.begin(), state.changes.end(),
               [](const FileChange& a, const FileChange& b) { return a.path < b.path; });

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -59,48 +60,54 @@ std::vector<ScanEntry> scan_tree(const fs::path& dir, const fs::path& root, unsi
     auto scan_one = [&](const std::string& rel_dir, std::vector<ScanEntry>& files,
                         std::vector<std::string>& subdirs) {
         fs::path here = rel_dir.empty() ? dir : dir / rel_dir;
-        auto entries = read_dir(here);
+        DIR* d = ::opendir(here.c_str());
+        if (!d) throw_errno("cannot read directory " + quote(here));
+        std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
+        const int dfd = ::dirfd(d);
+        std::vector<DirEntryInfo> entries;
+        while (dirent* e = ::readdir(d)) {
+            std::string_view name = e->d_name;
+            if (name == "." || name == "..") continue;
+            entries.push_back({std::string(name), e->d_type});
+        }
         std::set<std::string> names;
         if (nested == NestedPointers::error) {
-            for (const auto& e : entries)
-                names.insert(e.name);
+            for (const auto& e : entries) names.insert(e.name);
         }
+        const std::string prefix = rel_dir.empty() ? std::string() : rel_dir + "/";
         for (const auto& e : entries) {
             if (is_temp_name(e.name)) continue;
-            std::string rel = rel_dir.empty() ? e.name : rel_dir + "/" + e.name;
-            fs::path full = here / e.name;
             if (e.type == DT_DIR) {
-                subdirs.push_back(rel);
+                subdirs.push_back(prefix + e.name);
                 continue;
             }
             if (nested == NestedPointers::error && is_pointer_name(e.name) &&
                 names.count(e.name.substr(0, e.name.size() - kPointerSuffix.size()))) {
-                throw Error(quote(full) +
-                            " is a pointer file: the directory holds data tracked on its own");
+                throw Error(quote(here / e.name) + " is a pointer file: the directory holds data tracked on its own");
             }
             struct stat st {};
-            if (::lstat(full.c_str(), &st) != 0) throw_errno("cannot stat " + quote(full));
+            // Relative to the open directory: no path walk from the root for every file.
+            if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+                throw_errno("cannot stat " + quote(here / e.name));
             if (S_ISDIR(st.st_mode)) {
-                subdirs.push_back(rel);
+                subdirs.push_back(prefix + e.name);
                 continue;
             }
             if (S_ISLNK(st.st_mode)) {
+                fs::path full = here / e.name;
                 std::error_code ec;
                 fs::path target = fs::canonical(full, ec);
-                if (ec)
-                    throw Error("cannot follow symbolic link " + quote(full) + ": " + ec.message());
+                if (ec) throw Error("cannot follow symbolic link " + quote(full) + ": " + ec.message());
                 if (!inside(target, root)) {
-                    throw Error("symbolic link " + quote(full) +
-                                " leads outside the repository, to " + quote(target));
+                    throw Error("symbolic link " + quote(full) + " leads outside the repository, to " + quote(target));
                 }
                 if (::stat(full.c_str(), &st) != 0) throw_errno("cannot stat " + quote(full));
                 if (S_ISDIR(st.st_mode)) {
-                    throw Error("symbolic link " + quote(full) +
-                                " leads to a directory; only links to files are supported");
+                    throw Error("symbolic link " + quote(full) + " leads to a directory; only links to files are supported");
                 }
             }
-            if (!S_ISREG(st.st_mode)) throw Error(quote(full) + " is not a regular file");
-            files.push_back({rel, to_file_stat(st)});
+            if (!S_ISREG(st.st_mode)) throw Error(quote(here / e.name) + " is not a regular file");
+            files.push_back({prefix + e.name, to_file_stat(st)});
         }
     };
 

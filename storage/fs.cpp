@@ -177,7 +177,8 @@ std::string generic(const fs::path& p) {
 
 std::string temp_suffix() {
     static std::atomic<uint64_t> counter{0};
-    return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+    static const std::string pid = std::to_string(::getpid());
+    return pid + "-" + std::to_string(counter.fetch_add(1));
 }
 
 bool is_temp_name(std::string_view name) {

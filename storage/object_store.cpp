@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -68,36 +69,53 @@ void ObjectStore::ensure_shard(uint8_t first) const {
     shard_made_[first] = true;
 }
 
-void ObjectStore::publish(const fs::path& temp, const Digest& d) const {
+bool ObjectStore::publish(const fs::path& temp, const Digest& d) const {
     ensure_shard(d[0]);
     fs::path final_path = path_of(d);
-    // Renaming over an existing object is harmless: same name, same bytes.
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
-        throw_errno("cannot store object " + quote(final_path));
+    // RENAME_NOREPLACE keeps an existing object (and the inode that hardlinked workspace files
+    // share) and tells us whether ours was new. Where the file system lacks it, a plain rename
+    // over an existing object is harmless: same name, same bytes.
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) return true;
+    if (errno == EEXIST) {
+        ::unlink(temp.c_str());
+        return false;
     }
+    if (errno != EINVAL && errno != ENOSYS) throw_errno("cannot store object " + quote(final_path));
+    if (::rename(temp.c_str(), final_path.c_str()) != 0) throw_errno("cannot store object " + quote(final_path));
+    return true;
+}
+
+ObjectStore::Put ObjectStore::write_object(std::string_view data, const Digest& d) {
+    ensure_shard(d[0]);
+    std::string hex = to_hex(d);
+    TempGuard temp{dir_ / hex.substr(0, 2) / ("." + hex.substr(2, 8) + std::string(kTempMarker) + temp_suffix())};
+    int fd = ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd < 0) throw_errno("cannot create " + quote(temp.path));
+    Fd out(fd);
+    write_all(fd, data.data(), data.size(), "cannot write " + quote(temp.path));
+    out.close_checked("cannot write " + quote(temp.path));
+    Put put{d, data.size(), publish(temp.path, d)};
+    temp.active = false;
+    return put;
 }
 
 ObjectStore::Put ObjectStore::put_bytes(std::string_view data) {
-    Put put;
-    put.digest = sha256(data);
-    put.size = data.size();
-    if (contains(put.digest)) return put;
-    ensure_shard(put.digest[0]);
-    AtomicFile f(path_of(put.digest), 0444);
-    f.write(data);
-    f.commit();
-    put.created = true;
-    return put;
+    Digest d = sha256(data);
+    if (contains(d)) return Put{d, data.size(), false};
+    return write_object(data, d);
 }
 
 ObjectStore::Put ObjectStore::put_fd(int src, uint64_t size_hint, const std::string& src_name,
                                      Reflink reflink) {
     if (size_hint > kSmallFile) return put_large(src, src_name, reflink);
+    // One read of the size the caller saw: a file that changes meanwhile is stored as read, and
+    // the object still matches its name. No existence check first: for new content (the common
+    // case when hashing is needed at all) it would be one more system call per file.
     thread_local std::string buf;
-    buf.resize(size_t(size_hint) + 1);
-    size_t n = pread_full(src, buf.data(), buf.size(), 0, "cannot read " + quote(src_name));
-    if (n > size_hint) return put_large(src, src_name, reflink);  // it grew meanwhile
-    return put_bytes(std::string_view(buf.data(), n));
+    buf.resize(size_t(size_hint));
+    size_t n = size_hint ? pread_full(src, buf.data(), buf.size(), 0, "cannot read " + quote(src_name)) : 0;
+    std::string_view data(buf.data(), n);
+    return write_object(data, sha256(data));
 }
 
 ObjectStore::Put ObjectStore::put_large(int src, const std::string& src_name, Reflink reflink) {
@@ -198,10 +216,8 @@ ObjectStore::Put ObjectStore::put_large(int src, const std::string& src_name, Re
         put.size = copied;
     }
     out_fd.close_checked(write_what);
-    if (contains(put.digest)) return put;
-    publish(temp.path, put.digest);
+    put.created = publish(temp.path, put.digest);
     temp.active = false;
-    put.created = true;
     return put;
 }
 

@@ -57,7 +57,9 @@ private:
     fs::path shard_dir(uint8_t first) const;
     void ensure_shard(uint8_t first) const;
     Put put_large(int src, const std::string& src_name, Reflink reflink);
-    void publish(const fs::path& temp, const Digest& d) const;
+    // Renames a finished temporary to the object's name; false if the object already existed.
+    bool publish(const fs::path& temp, const Digest& d) const;
+    Put write_object(std::string_view data, const Digest& d);
 };
 
 }  // namespace mlo

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mlo needs to build, test and benchmark, if any is missing.
+# Idempotent and quick when everything is there. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libyaml-cpp-dev catch2
+  libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
+  # tests and benchmarks
+  git python3 util-linux time coreutils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "scripts/deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Quick start, step 2 (and what CI runs): build mlo and run the whole test suite: unit tests and
+# end-to-end suites, in a normal build with warnings as errors and in an ASan+UBSan build, then
+# a smoke-size run of the benchmarks to keep them working.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$root/scripts/deps.sh"
+jobs="$(nproc)"
+
+echo "== build (warnings are errors)"
+bash "$root/scripts/build.sh" "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLO_WERROR=ON
+echo "== tests"
+ctest --test-dir "$root/build-ci" --output-on-failure -j "$jobs"
+
+echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+bash "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMLO_WERROR=ON -DMLO_SANITIZE=ON
+echo "== tests under sanitizers"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+
+echo "== benchmark smoke run"
+bash "$root/bench/storage.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
+echo "== all tests passed"
