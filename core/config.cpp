@@ -49,7 +49,11 @@ Config Config::load(const fs::path& file) {
                     yaml_fail(file, v, e.what());
                 }
             } else if (key == "jobs") {
-                c.jobs = unsigned(as_uint(v, file, "core.jobs"));
+                uint64_t jobs = as_uint(v, file, "core.jobs");
+                if (jobs > 1024)
+                    yaml_fail(file, v,
+                              "'core.jobs' must be at most 1024, not " + std::to_string(jobs));
+                c.jobs = unsigned(jobs);
             } else if (key == "fsync") {
                 c.fsync = as_bool(v, file, "core.fsync");
             } else {

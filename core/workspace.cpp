@@ -72,7 +72,8 @@ std::vector<ScanEntry> scan_tree(const fs::path& dir, const fs::path& root, unsi
         }
         std::set<std::string> names;
         if (nested == NestedPointers::error) {
-            for (const auto& e : entries) names.insert(e.name);
+            for (const auto& e : entries)
+                names.insert(e.name);
         }
         const std::string prefix = rel_dir.empty() ? std::string() : rel_dir + "/";
         for (const auto& e : entries) {
@@ -83,7 +84,8 @@ std::vector<ScanEntry> scan_tree(const fs::path& dir, const fs::path& root, unsi
             }
             if (nested == NestedPointers::error && is_pointer_name(e.name) &&
                 names.count(e.name.substr(0, e.name.size() - kPointerSuffix.size()))) {
-                throw Error(quote(here / e.name) + " is a pointer file: the directory holds data tracked on its own");
+                throw Error(quote(here / e.name) +
+                            " is a pointer file: the directory holds data tracked on its own");
             }
             struct stat st {};
             // Relative to the open directory: no path walk from the root for every file.
@@ -97,13 +99,16 @@ std::vector<ScanEntry> scan_tree(const fs::path& dir, const fs::path& root, unsi
                 fs::path full = here / e.name;
                 std::error_code ec;
                 fs::path target = fs::canonical(full, ec);
-                if (ec) throw Error("cannot follow symbolic link " + quote(full) + ": " + ec.message());
+                if (ec)
+                    throw Error("cannot follow symbolic link " + quote(full) + ": " + ec.message());
                 if (!inside(target, root)) {
-                    throw Error("symbolic link " + quote(full) + " leads outside the repository, to " + quote(target));
+                    throw Error("symbolic link " + quote(full) +
+                                " leads outside the repository, to " + quote(target));
                 }
                 if (::stat(full.c_str(), &st) != 0) throw_errno("cannot stat " + quote(full));
                 if (S_ISDIR(st.st_mode)) {
-                    throw Error("symbolic link " + quote(full) + " leads to a directory; only links to files are supported");
+                    throw Error("symbolic link " + quote(full) +
+                                " leads to a directory; only links to files are supported");
                 }
             }
             if (!S_ISREG(st.st_mode)) throw Error(quote(here / e.name) + " is not a regular file");

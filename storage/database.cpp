@@ -54,7 +54,22 @@ Database::Database(const fs::path& file) : file_(file) {
             Statement mode(*this, "PRAGMA journal_mode");
             if (mode.step()) current = mode.column_text(0);
         }
-        if (current != "wal") exec("PRAGMA journal_mode=WAL");
+        // Switching the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+        // once there instead of calling the busy handler: wait for it ourselves.
+        for (int waited = 0; current != "wal"; waited += 20) {
+            Statement set(*this, "PRAGMA journal_mode=WAL");
+            int step_rc = sqlite3_step(set.raw());
+            if (step_rc == SQLITE_ROW) {
+                current = set.column_text(0);
+                if (current == "wal") break;
+            }
+            if ((step_rc & 0xff) != SQLITE_BUSY && (step_rc & 0xff) != SQLITE_LOCKED &&
+                step_rc != SQLITE_ROW) {
+                fail("cannot switch to WAL mode");
+            }
+            if (waited >= kBusyTimeoutMs) fail("cannot switch to WAL mode");
+            sqlite3_sleep(20);
+        }
         exec("PRAGMA synchronous=NORMAL");
         exec("PRAGMA foreign_keys=ON");
         migrate();

@@ -44,6 +44,7 @@ public:
         int64_t column_int(int i) const;
         std::string column_text(int i) const;
         const void* column_blob(int i, size_t* size) const;
+        sqlite3_stmt* raw() const { return stmt_; }
 
     private:
         Database& db_;

@@ -89,6 +89,9 @@ LinkKind Linker::place(const fs::path& object, const fs::path& dest, bool execut
                     ::unlink(temp.c_str());
                     throw_errno("cannot rename " + quote(temp) + " to " + quote(dest), err);
                 }
+                // When dest already was a link to the object, rename(2) does nothing and the
+                // temporary link is still there.
+                ::unlink(temp.c_str());
                 return kind;
             }
             case LinkKind::copy: {

@@ -2,9 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,20 +76,23 @@ bool ObjectStore::publish(const fs::path& temp, const Digest& d) const {
     // RENAME_NOREPLACE keeps an existing object (and the inode that hardlinked workspace files
     // share) and tells us whether ours was new. Where the file system lacks it, a plain rename
     // over an existing object is harmless: same name, same bytes.
-    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) return true;
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0)
+        return true;
     if (errno == EEXIST) {
         ::unlink(temp.c_str());
         return false;
     }
     if (errno != EINVAL && errno != ENOSYS) throw_errno("cannot store object " + quote(final_path));
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) throw_errno("cannot store object " + quote(final_path));
+    if (::rename(temp.c_str(), final_path.c_str()) != 0)
+        throw_errno("cannot store object " + quote(final_path));
     return true;
 }
 
 ObjectStore::Put ObjectStore::write_object(std::string_view data, const Digest& d) {
     ensure_shard(d[0]);
     std::string hex = to_hex(d);
-    TempGuard temp{dir_ / hex.substr(0, 2) / ("." + hex.substr(2, 8) + std::string(kTempMarker) + temp_suffix())};
+    TempGuard temp{dir_ / hex.substr(0, 2) /
+                   ("." + hex.substr(2, 8) + std::string(kTempMarker) + temp_suffix())};
     int fd = ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
     if (fd < 0) throw_errno("cannot create " + quote(temp.path));
     Fd out(fd);
@@ -113,7 +117,9 @@ ObjectStore::Put ObjectStore::put_fd(int src, uint64_t size_hint, const std::str
     // case when hashing is needed at all) it would be one more system call per file.
     thread_local std::string buf;
     buf.resize(size_t(size_hint));
-    size_t n = size_hint ? pread_full(src, buf.data(), buf.size(), 0, "cannot read " + quote(src_name)) : 0;
+    size_t n = size_hint
+                   ? pread_full(src, buf.data(), buf.size(), 0, "cannot read " + quote(src_name))
+                   : 0;
     std::string_view data(buf.data(), n);
     return write_object(data, sha256(data));
 }
@@ -240,7 +246,13 @@ void ObjectStore::list(const std::function<void(const Listed&)>& fn) const {
     while (dirent* e = ::readdir(top)) {
         std::string name = e->d_name;
         if (name == "." || name == "..") continue;
-        if (name.size() == 2 && std::isxdigit(uint8_t(name[0])) && std::isxdigit(uint8_t(name[1])))
+        bool is_dir = e->d_type == DT_DIR;
+        if (e->d_type == DT_UNKNOWN) {
+            struct stat st {};
+            is_dir = ::lstat((dir_ / name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+        }
+        if (is_dir && name.size() == 2 && std::isxdigit(uint8_t(name[0])) &&
+            std::isxdigit(uint8_t(name[1])))
             shards.push_back(name);
         else
             top_files.push_back(name);

@@ -33,7 +33,8 @@ public:
     };
 
     Put put_bytes(std::string_view data);
-    // Stores what can be read from `src` (from offset 0 to its end). The digest is computed
+    // Stores the content of `src`: `size_hint` bytes (what the caller's stat saw) for small
+    // files, everything up to its end for large ones. The digest is computed
     // from the bytes that went into the store, never from a second read of the source, so an
     // object's name matches its content even if the source changes meanwhile.
     Put put_fd(int src, uint64_t size_hint, const std::string& src_name, Reflink reflink);

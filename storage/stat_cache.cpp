@@ -1,5 +1,6 @@
 #include "storage/stat_cache.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mlo {
@@ -88,6 +89,17 @@ void StatCache::forget(std::string_view prefix) {
                           "DELETE FROM stat_cache WHERE path = ?1 OR (path >= ?2 AND path < ?3)");
     q.bind(1, p).bind(2, p + "/").bind(3, prefix_end(p + "/"));
     q.step();
+    auto below = [&](const std::string& path) {
+        return p.empty() || path == p ||
+               (path.size() > p.size() && path.compare(0, p.size(), p) == 0 &&
+                path[p.size()] == '/');
+    };
+    for (auto it = rows_.begin(); it != rows_.end();)
+        it = below(it->first) ? rows_.erase(it) : std::next(it);
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [&](const auto& r) { return below(r.first); }),
+                   pending_.end());
 }
 
 void StatCache::flush() {

@@ -2,51 +2,90 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <string>
+#include <vector>
 
 namespace mlo::test {
 
-// A fresh temporary directory per test case. Removed when the test passes; kept, and its path
-// printed, when it fails, so the state can be inspected (as ccache's unittest/testutil.hpp).
+// Failed assertions (CHECK, REQUIRE, unexpected exceptions, ...) since the program started,
+// counted by a Catch2 listener in testutil.cpp.
+uint64_t failed_assertions();
+
+// A fresh temporary directory per test case (per run of a test case: Catch2 runs the body once
+// for each leaf SECTION). Removed when no assertion failed while it existed; kept, and its path
+// printed, when one did, so the state can be inspected (as ccache's unittest/testutil.hpp).
+// An exception escaping the test body unwinds this object before Catch2 records the failure,
+// so an exception in flight also keeps the directory.
 class TempDir {
 public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "mlo-unit-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        if (Catch::getResultCapture().lastAssertionPassed() && !failed()) {
-            std::error_code ec;
-            std::filesystem::remove_all(path_, ec);
-        } else {
-            std::cerr << "test directory kept: " << path_ << '\n';
-        }
-    }
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
 
 private:
     std::filesystem::path path_;
-    static bool failed() {
-        auto* ctx = Catch::getCurrentContext().getResultCapture();
-        return ctx && !ctx->lastAssertionPassed();
-    }
+    uint64_t failures_at_start_;
+    int exceptions_at_start_;
 };
 
-inline void write_text(const std::filesystem::path& p, const std::string& text) {
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream f(p, std::ios::binary);
-    f << text;
-}
+// Sets the process umask for the lifetime of the object (tests run on one thread).
+class UmaskGuard {
+public:
+    explicit UmaskGuard(mode_t mask) : old_(::umask(mask)) {}
+    ~UmaskGuard() { ::umask(old_); }
+    UmaskGuard(const UmaskGuard&) = delete;
+    UmaskGuard& operator=(const UmaskGuard&) = delete;
 
-inline std::string read_text(const std::filesystem::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
+private:
+    mode_t old_;
+};
+
+// Changes the current directory for the lifetime of the object.
+class CwdGuard {
+public:
+    explicit CwdGuard(const std::filesystem::path& dir) : old_(std::filesystem::current_path()) {
+        std::filesystem::current_path(dir);
+    }
+    ~CwdGuard() {
+        std::error_code ec;
+        std::filesystem::current_path(old_, ec);
+    }
+    CwdGuard(const CwdGuard&) = delete;
+    CwdGuard& operator=(const CwdGuard&) = delete;
+
+private:
+    std::filesystem::path old_;
+};
+
+// Creates the parent directories and writes `text` exactly.
+void write_text(const std::filesystem::path& p, const std::string& text);
+std::string read_text(const std::filesystem::path& p);
+
+// "<size>:<sha256 hex>": compare large or binary contents through this so that a failure
+// prints something readable.
+std::string fingerprint(const std::string& bytes);
+
+// Deterministic pseudo-random bytes (xorshift), the same for the same seed.
+std::string random_bytes(size_t size, uint64_t seed);
+
+// Permission bits (st_mode & 07777) of `p` without following a final symbolic link.
+mode_t mode_of(const std::filesystem::path& p);
+struct stat stat_of(const std::filesystem::path& p);
+
+// The current umask (reading it requires setting it; this restores it at once).
+mode_t current_umask();
+
+// Names of the entries directly in `dir`, sorted.
+std::vector<std::string> list_dir(const std::filesystem::path& dir);
+// Paths (relative to `dir`) of every entry below `dir` whose name contains ".mlo-tmp-".
+std::vector<std::string> temp_files_below(const std::filesystem::path& dir);
 
 }  // namespace mlo::test

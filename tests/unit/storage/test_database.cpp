@@ -1,0 +1,246 @@
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "storage/database.hpp"
+#include "storage/error.hpp"
+#include "testutil.hpp"
+
+using namespace mlo;
+using Catch::Matchers::Contains;
+using mlo::test::TempDir;
+
+namespace {
+
+std::string journal_mode(Database& db) {
+    Database::Statement q(db, "PRAGMA journal_mode");
+    REQUIRE(q.step());
+    return q.column_text(0);
+}
+
+int64_t count_rows(Database& db, const char* table) {
+    Database::Statement q(db, (std::string("SELECT count(*) FROM ") + table).c_str());
+    REQUIRE(q.step());
+    return q.column_int(0);
+}
+
+}  // namespace
+
+TEST_CASE("a new database is in WAL mode at the latest schema version", "[database]") {
+    TempDir tmp;
+    REQUIRE(Database::latest_version() >= 1);
+    Database db(tmp / "mlo.db");
+    CHECK(db.file() == tmp / "mlo.db");
+    CHECK(journal_mode(db) == "wal");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "schema_version") == 1);
+    // Migration 1 made the stat cache.
+    CHECK(count_rows(db, "stat_cache") == 0);
+    // Migrating wrote rows on this connection.
+    CHECK(sqlite3_total_changes(db.handle()) > 0);
+}
+
+TEST_CASE("reopening a database does not run the migrations again", "[database]") {
+    TempDir tmp;
+    {
+        Database db(tmp / "mlo.db");
+        db.exec(
+            "INSERT INTO stat_cache(path, size, mtime_ns, ctime_ns, inode, hash, cached_at_ns) "
+            "VALUES ('kept', 1, 2, 3, 4, x'00', 5)");
+    }
+    Database db(tmp / "mlo.db");
+    // Nothing was written while opening.
+    CHECK(sqlite3_total_changes(db.handle()) == 0);
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "schema_version") == 1);
+    CHECK(count_rows(db, "stat_cache") == 1);
+    CHECK(journal_mode(db) == "wal");
+}
+
+TEST_CASE("a database without a schema gets every migration", "[database]") {
+    TempDir tmp;
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((tmp / "mlo.db").c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw, "CREATE TABLE unrelated(x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(journal_mode(db) == "wal");
+    CHECK(count_rows(db, "stat_cache") == 0);
+    CHECK(count_rows(db, "unrelated") == 0);
+}
+
+TEST_CASE("a database from a newer mlo is refused and left as it is", "[database]") {
+    TempDir tmp;
+    const int newer = Database::latest_version() + 1;
+    {
+        Database db(tmp / "mlo.db");
+        db.exec(("UPDATE schema_version SET version = " + std::to_string(newer)).c_str());
+    }
+    try {
+        Database db(tmp / "mlo.db");
+        FAIL("a newer database was opened");
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        CHECK_THAT(msg, Contains("'" + (tmp / "mlo.db").string() + "'"));
+        CHECK_THAT(msg, Contains("newer"));
+        CHECK_THAT(msg, Contains(std::to_string(newer)));
+    }
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((tmp / "mlo.db").c_str(), &raw) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT version FROM schema_version", -1, &q, nullptr) ==
+            SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(q, 0) == newer);
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+}
+
+TEST_CASE("a transaction that is not committed is rolled back", "[database]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    db.exec("CREATE TABLE t(x INTEGER)");
+    {
+        Database::Transaction tx(db);
+        db.exec("INSERT INTO t VALUES (1)");
+    }
+    CHECK(count_rows(db, "t") == 0);
+    {
+        Database::Transaction tx(db);
+        db.exec("INSERT INTO t VALUES (2)");
+        tx.commit();
+    }
+    CHECK(count_rows(db, "t") == 1);
+}
+
+TEST_CASE("statements bind and read back values", "[database]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    db.exec("CREATE TABLE t(i INTEGER, s TEXT, b BLOB)");
+    const std::string blob("\0\1\2\xff", 4);
+    {
+        Database::Statement ins(db, "INSERT INTO t VALUES (?, ?, ?)");
+        ins.bind(1, int64_t(-1) << 40)
+            .bind(2, std::string_view("text with\0nul", 13))
+            .bind_blob(3, blob.data(), blob.size());
+        CHECK_FALSE(ins.step());
+    }
+    Database::Statement q(db, "SELECT i, s, b FROM t");
+    REQUIRE(q.step());
+    CHECK(q.column_int(0) == (int64_t(-1) << 40));
+    CHECK(q.column_text(1) == std::string("text with\0nul", 13));
+    size_t n = 0;
+    const void* p = q.column_blob(2, &n);
+    REQUIRE(n == 4);
+    CHECK(std::string(static_cast<const char*>(p), n) == blob);
+    CHECK_FALSE(q.step());
+}
+
+TEST_CASE("database errors name the database file", "[database]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    CHECK_THROWS_WITH(
+        db.exec("NOT SQL"),
+        Catch::Matchers::StartsWith("database error in '" + (tmp / "mlo.db").string() + "': "));
+    CHECK_THROWS_WITH(Database::Statement(db, "SELECT * FROM missing_table"),
+                      Contains("'" + (tmp / "mlo.db").string() + "'") && Contains("missing_table"));
+    CHECK_THROWS_AS(Database(tmp / "no" / "such" / "dir" / "mlo.db"), Error);
+}
+
+TEST_CASE("concurrent writers on separate connections never fail with 'database is locked'",
+          "[database]") {
+    TempDir tmp;
+    {
+        Database db(tmp / "mlo.db");
+        db.exec("CREATE TABLE t(writer INTEGER, n INTEGER)");
+    }
+    constexpr int kWriters = 3, kTransactions = 150;
+    std::vector<std::string> errors(kWriters);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kWriters; ++w) {
+        threads.emplace_back([&, w] {
+            try {
+                Database db(tmp / "mlo.db");
+                for (int i = 0; i < kTransactions; ++i) {
+                    Database::Transaction tx(db);
+                    Database::Statement read(db, "SELECT count(*) FROM t");
+                    read.step();
+                    Database::Statement ins(db, "INSERT INTO t VALUES (?, ?)");
+                    ins.bind(1, int64_t(w)).bind(2, int64_t(i)).step();
+                    tx.commit();
+                }
+            } catch (const std::exception& e) {
+                errors[size_t(w)] = e.what();
+            }
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    for (const auto& e : errors)
+        CHECK(e == "");
+    Database db(tmp / "mlo.db");
+    CHECK(count_rows(db, "t") == kWriters * kTransactions);
+}
+
+TEST_CASE("opening waits for a writer on a database that is not in WAL mode yet", "[database]") {
+    TempDir tmp;
+    const fs::path file = tmp / "mlo.db";
+    // Another connection writes to a database still in rollback-journal mode (a fresh mlo.db
+    // that another mlo is setting up, or one made by the sqlite3 shell) and commits soon after.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw,
+                         "CREATE TABLE other(x); BEGIN IMMEDIATE; INSERT INTO other VALUES (1)",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::thread writer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        sqlite3_exec(raw, "COMMIT", nullptr, nullptr, nullptr);
+    });
+    std::string error;
+    try {
+        Database db(file);
+        CHECK(db.schema_version() == Database::latest_version());
+        CHECK(journal_mode(db) == "wal");
+        CHECK(count_rows(db, "other") == 1);
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    writer.join();
+    sqlite3_close(raw);
+    CHECK(error == "");
+}
+
+TEST_CASE("connections opening a new database at the same moment all succeed", "[database]") {
+    TempDir tmp;
+    // Several mlo processes started at once on a fresh clone all create and migrate mlo.db.
+    for (int round = 0; round < 10; ++round) {
+        const fs::path file = tmp / ("mlo" + std::to_string(round) + ".db");
+        constexpr int kOpeners = 4;
+        std::vector<std::string> errors(kOpeners);
+        std::atomic<int> ready{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kOpeners; ++t) {
+            threads.emplace_back([&, t] {
+                ++ready;
+                while (ready < kOpeners) {
+                }
+                try {
+                    Database db(file);
+                    if (db.schema_version() != Database::latest_version())
+                        errors[size_t(t)] = "wrong schema version";
+                } catch (const std::exception& e) {
+                    errors[size_t(t)] = e.what();
+                }
+            });
+        }
+        for (auto& t : threads)
+            t.join();
+        CAPTURE(round);
+        for (const auto& e : errors)
+            CHECK(e == "");
+    }
+}
