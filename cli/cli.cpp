@@ -107,7 +107,8 @@ int run(int argc, char** argv) {
     app.set_version_flag("--version", MLO_VERSION);
     app.fallthrough();
     app.require_subcommand(1, 1);
-    app.add_option("-C", ctx.g.dir, "Run as if mlo was started in this directory");
+    app.add_option("-C", ctx.g.dir, "Run as if mlo was started in this directory")
+        ->type_name("DIR");
     app.add_flag("--json", ctx.g.json, "Print machine-readable JSON on stdout");
     app.add_flag("-q,--quiet", ctx.g.quiet, "Print only errors and data");
     app.add_flag("-v,--verbose", ctx.g.verbose, "Print more detail");
@@ -123,7 +124,11 @@ int run(int argc, char** argv) {
     }
 
     try {
-        app.parse(argc, argv);
+        // CLI11 wants the arguments in reverse order when given as a vector.
+        std::vector<std::string> args = protect_arguments(argc, argv);
+        args.erase(args.begin());
+        std::reverse(args.begin(), args.end());
+        app.parse(args);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) {
             app.exit(e);  // --help, --version

@@ -10,7 +10,7 @@ namespace {
 class Add : public Command {
 public:
     void setup(CLI::App& app) override {
-        app.add_option("paths", paths_, "Files or directories to track")->required();
+        add_paths_option(app, paths_, "Files or directories to track")->required();
     }
     int run(Context& ctx) override {
         core::Progress progress;

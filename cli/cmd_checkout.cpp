@@ -8,7 +8,7 @@ namespace {
 class Checkout : public Command {
 public:
     void setup(CLI::App& app) override {
-        app.add_option("paths", paths_, "Limit to these tracked paths");
+        add_paths_option(app, paths_, "Limit to these tracked paths");
         app.add_flag("-f,--force", force_,
                      "Overwrite or remove local changes that are not in the store");
     }

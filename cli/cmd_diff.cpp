@@ -14,7 +14,7 @@ nlohmann::json side(const std::optional<Digest>& d, uint64_t size) {
 class Diff : public Command {
 public:
     void setup(CLI::App& app) override {
-        app.add_option("paths", paths_, "Limit to these tracked paths");
+        add_paths_option(app, paths_, "Limit to these tracked paths");
     }
     int run(Context& ctx) override {
         auto sels = core::select_tracked(ctx.repo(), paths_);

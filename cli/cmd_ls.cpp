@@ -10,7 +10,7 @@ namespace {
 class Ls : public Command {
 public:
     void setup(CLI::App& app) override {
-        app.add_option("paths", paths_, "Tracked paths; a tracked directory lists its files");
+        add_paths_option(app, paths_, "Tracked paths; a tracked directory lists its files");
     }
     int run(Context& ctx) override {
         core::Repository& repo = ctx.repo();

@@ -8,7 +8,7 @@ namespace {
 class Status : public Command {
 public:
     void setup(CLI::App& app) override {
-        app.add_option("paths", paths_, "Limit to these tracked paths");
+        add_paths_option(app, paths_, "Limit to these tracked paths");
         app.add_flag("--exit-code", exit_code_, "Exit with 1 if anything changed");
     }
     int run(Context& ctx) override {
@@ -37,7 +37,7 @@ public:
                                    {"changes", changes}});
             }
             ctx.emit({{"clean", clean}, {"tracked", tracked}});
-        } else if (!ctx.g.quiet) {
+        } else {
             for (const auto& s : states) {
                 for (const auto& c : s.changes) {
                     std::string kind = std::string(core::change_name(c.kind)) + ":";
@@ -49,7 +49,7 @@ public:
                              " is not in the store; changes are shown for the whole directory");
                 }
             }
-            if (clean) {
+            if (clean && !ctx.g.quiet) {
                 ctx.out() << "nothing changed (" << states.size() << " tracked path"
                           << (states.size() == 1 ? "" : "s") << ")\n";
             }

@@ -75,6 +75,13 @@ private:
     std::unique_ptr<State> state_;
 };
 
+// A positional list of paths. Every argument is taken as a path as it is: CLI11 would read
+// "[a,b]" as a list of two, so cli::run marks such arguments and this option unmarks them.
+CLI::Option* add_paths_option(CLI::App& app, std::vector<std::string>& paths,
+                              const std::string& help);
+// Marks arguments that CLI11 would otherwise split ("[a,b]"); see add_paths_option.
+std::vector<std::string> protect_arguments(int argc, char** argv);
+
 std::string human_size(uint64_t bytes);
 std::string short_hash(const Digest& d);
 

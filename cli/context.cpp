@@ -18,7 +18,8 @@ std::ostream& Context::out() {
 }
 
 void Context::emit(const nlohmann::json& j) {
-    std::cout << j.dump() << '\n';
+    // File names need not be UTF-8; JSON strings must be. Invalid bytes become U+FFFD.
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 void Context::note(const std::string& text) {
@@ -90,6 +91,29 @@ ProgressBar::~ProgressBar() {
     }
     state_->cv.notify_one();
     state_->thread.join();
+}
+
+namespace {
+constexpr char kProtect = '\x1f';
+}
+
+std::vector<std::string> protect_arguments(int argc, char** argv) {
+    std::vector<std::string> args;
+    for (int i = 0; i < argc; ++i) {
+        std::string a = argv[i];
+        if (i > 0 && a.size() >= 2 && a.front() == '[' && a.back() == ']')
+            a.insert(a.begin(), kProtect);
+        args.push_back(std::move(a));
+    }
+    return args;
+}
+
+CLI::Option* add_paths_option(CLI::App& app, std::vector<std::string>& paths,
+                              const std::string& help) {
+    return app.add_option("paths", paths, help)->type_name("PATH")->transform([](std::string s) {
+        if (!s.empty() && s.front() == kProtect) s.erase(0, 1);
+        return s;
+    });
 }
 
 std::string human_size(uint64_t bytes) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 #include "core/gitignore.hpp"
 #include "core/hashing.hpp"
@@ -127,6 +128,25 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
                                 ? Reflink::try_first
                                 : Reflink::no;
     std::atomic<uint64_t> created_total{0};
+    // Objects this add wrote, removed again if it fails before any pointer file names them, so
+    // a failed add leaves the store as it was. (The workspace lock keeps other writers out.)
+    std::mutex created_mu;
+    std::vector<Digest> created_ids;
+    struct Rollback {
+        ObjectStore& store;
+        std::vector<Digest>& ids;
+        bool armed = true;
+        ~Rollback() {
+            if (!armed) return;
+            for (const auto& d : ids)
+                ::unlink(store.path_of(d).c_str());
+        }
+    } rollback{store, created_ids};
+    auto remember = [&](const ObjectStore::Put& put) {
+        if (!put.created) return;
+        std::lock_guard<std::mutex> guard(created_mu);
+        created_ids.push_back(put.digest);
+    };
     std::vector<std::atomic<uint64_t>> created(targets.size());
     if (options.progress) options.progress->start("adding", work.size());
 
@@ -150,6 +170,7 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
             out.size = put.size;
             out.executable = f.st.executable;
             if (put.created) created[work[w].target]++;
+            remember(put);
             if (put.size == f.st.size) cache.record(rel, f.st, put.digest, started);
         }
         if (options.progress) options.progress->advance();
@@ -166,6 +187,7 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
             Manifest m(std::move(t.results));
             ObjectStore::Put put = store.put_bytes(m.serialize());
             if (put.created) created[ti]++;
+            remember(put);
             item.ptr.is_dir = true;
             item.ptr.digest = put.digest;
             item.ptr.size = m.total_size();
@@ -182,6 +204,7 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
     // Objects must be on disk before a pointer file that git may commit names them.
     if (repo.config().fsync && created_total > 0) store.sync();
 
+    rollback.armed = false;
     const Sync sync = repo.config().fsync ? Sync::yes : Sync::no;
     for (auto& item : items) {
         std::string old_text;

@@ -209,7 +209,18 @@ CheckoutResult checkout(Repository& repo, const std::vector<Selection>& sels,
             fs::remove_all(pl.abs, ec);
             if (ec) throw Error("cannot remove " + quote(pl.abs) + ": " + ec.message());
         }
-        LinkKind used = linker.place(store.path_of(pl.digest), pl.abs, pl.executable);
+        LinkKind used;
+        try {
+            used = linker.place(store.path_of(pl.digest), pl.abs, pl.executable);
+        } catch (const Error&) {
+            // A directory where the file goes: whatever it held was planned for removal (its
+            // content is in the store, or --force said so), so what is left is empty folders.
+            std::error_code ec;
+            if (!fs::is_directory(fs::symlink_status(pl.abs, ec))) throw;
+            fs::remove_all(pl.abs, ec);
+            if (ec) throw Error("cannot remove " + quote(pl.abs) + ": " + ec.message());
+            used = linker.place(store.path_of(pl.digest), pl.abs, pl.executable);
+        }
         FileStat st;
         if (stat_path(pl.abs, st)) cache.record(pl.rel, st, pl.digest, now_ns());
         if (options.progress) options.progress->advance();

@@ -8,5 +8,7 @@ namespace mlo::core {
 // ignores the data and tracks only its pointer file. Existing content is kept as it is.
 // Returns true if the file was changed.
 bool ensure_gitignored(const fs::path& data);
+// The .gitignore line that matches exactly the file or directory `name` in its directory.
+std::string gitignore_pattern(const std::string& name);
 
 }  // namespace mlo::core

@@ -1,5 +1,6 @@
 #include "storage/database.hpp"
 
+#include <cstring>
 #include <iterator>
 
 #include "storage/error.hpp"
@@ -46,6 +47,10 @@ Database::Database(const fs::path& file) : file_(file) {
         throw Error("cannot open database " + quote(file) + ": " + why);
     }
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    // Keep the -wal and -shm files when the last connection closes, so that the next command
+    // need not create them: on a full disk, gc (which frees space) must still open the database.
+    int persist = 1;
+    sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     sqlite3_extended_result_codes(db_, 1);
     try {
         // journal_mode is persistent; only switch (which needs a lock) when it is not WAL yet.
@@ -84,14 +89,21 @@ Database::~Database() {
     if (db_) sqlite3_close(db_);
 }
 
+// SQLite's messages say "disk I/O error"; the errno behind it says which ("No space left on
+// device").
+static std::string sqlite_reason(sqlite3* db, const std::string& message) {
+    int err = sqlite3_system_errno(db);
+    return err ? message + " (" + std::strerror(err) + ")" : message;
+}
+
 void Database::fail(const std::string& what) const {
-    throw Error(what + " in " + quote(file_) + ": " + sqlite3_errmsg(db_));
+    throw Error(what + " in " + quote(file_) + ": " + sqlite_reason(db_, sqlite3_errmsg(db_)));
 }
 
 void Database::exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string why = err ? err : "unknown error";
+        std::string why = sqlite_reason(db_, err ? err : "unknown error");
         sqlite3_free(err);
         throw Error("database error in " + quote(file_) + ": " + why);
     }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "storage/error.hpp"
+
 namespace mlo {
 
 namespace {
@@ -102,13 +104,24 @@ void StatCache::forget(std::string_view prefix) {
                    pending_.end());
 }
 
-void StatCache::flush() {
+bool StatCache::flush() {
     std::vector<std::pair<std::string, Row>> rows;
     {
         std::lock_guard<std::mutex> lock(mu_);
         rows.swap(pending_);
     }
-    if (rows.empty()) return;
+    if (rows.empty()) return true;
+    try {
+        write_rows(rows);
+    } catch (const Error&) {
+        // A cache that cannot be saved (full disk, read-only file system) only costs hashing
+        // again later; it must not fail the command.
+        return false;
+    }
+    return true;
+}
+
+void StatCache::write_rows(std::vector<std::pair<std::string, Row>>& rows) {
     Database::Transaction tx(db_);
     Database::Statement ins(
         db_,
@@ -124,9 +137,10 @@ void StatCache::flush() {
             .bind(7, r.cached_at_ns);
         ins.step();
         ins.reset();
-        rows_[path] = r;
     }
     tx.commit();
+    for (auto& [path, r] : rows)
+        rows_[path] = r;
 }
 
 }  // namespace mlo

@@ -37,8 +37,9 @@ public:
     void record(const std::string& path, const FileStat& st, const Digest& d, int64_t started_ns);
     // Forgets rows below a prefix (a directory re-added from scratch, a path no longer tracked).
     void forget(std::string_view prefix);
-    // Writes buffered rows in one transaction.
-    void flush();
+    // Writes buffered rows in one transaction. Best effort: returns false, and drops the rows,
+    // when the database cannot be written.
+    bool flush();
 
 private:
     struct Row {
@@ -51,6 +52,7 @@ private:
     std::vector<std::string> loaded_;
     std::mutex mu_;
     std::vector<std::pair<std::string, Row>> pending_;
+    void write_rows(std::vector<std::pair<std::string, Row>>& rows);
 };
 
 }  // namespace mlo
