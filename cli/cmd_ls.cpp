@@ -35,7 +35,8 @@ public:
                     std::snprintf(line, sizeof line, "%-4s %10s  ", p.is_dir ? "dir" : "file",
                                   human_size(p.size).c_str());
                     ctx.out() << line << short_hash(p.digest) << "  " << p.rel;
-                    if (p.is_dir) ctx.out() << "/  (" << p.files << " files)";
+                    if (p.is_dir)
+                        ctx.out() << "/  (" << p.files << (p.files == 1 ? " file)" : " files)");
                     if (!in_store) ctx.out() << "  [not in store]";
                     ctx.out() << '\n';
                 }

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <future>
 #include <mutex>
 
 #include "core/hashing.hpp"
@@ -99,7 +100,14 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
         }
         return;
     }
-    Manifest m = Manifest::parse(text, to_hex(p.digest));
+    // Parsing the manifest and loading the stat cache overlap with the directory scan: the
+    // scan waits on the kernel, the other two on the CPU.
+    StatCache& cache = repo.stat_cache();
+    const std::string cache_prefix = sel.sub.empty() ? p.rel : p.rel + "/" + sel.sub;
+    auto loaded = std::async(std::launch::async, [&] {
+        cache.load(cache_prefix);
+        return Manifest::parse(text, to_hex(p.digest));
+    });
     std::vector<ScanEntry> files;
     if (exists && is_dir) {
         fs::path scan_root = sel.sub.empty() ? abs : abs / sel.sub;
@@ -115,7 +123,7 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
             files.push_back({sel.sub, sub_st});
         }
     }
-    repo.stat_cache().load(sel.sub.empty() ? p.rel : p.rel + "/" + sel.sub);
+    Manifest m = loaded.get();
 
     // Merge the two sorted lists; the files present on both sides are compared in parallel.
     std::vector<std::pair<const ManifestEntry*, const ScanEntry*>> both;
