@@ -384,8 +384,17 @@ test_sigint_while_waiting_for_the_lock() {
     sleep 0.3
     "$MLO" add data >"$TEST_ROOT/bg.out" 2>"$TEST_ROOT/bg.err" </dev/null &
     local pid=$!
-    sleep 0.5
+    # Signal only once mlo says it waits: a background job of a non-interactive shell starts
+    # with SIGINT ignored until mlo installs its handler, so an early signal would be lost
+    # (seen under ASan on a loaded machine, where start-up takes longer than any fixed sleep).
+    local i
+    for ((i = 0; i < 2000; i++)); do
+        grep -q "waiting for" "$TEST_ROOT/bg.err" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.01
+    done
     kill -0 "$pid" 2>/dev/null || fail "add did not wait for the lock: $(cat "$TEST_ROOT/bg.err")"
+    grep -q "waiting for" "$TEST_ROOT/bg.err" || fail "add never said it waits for the lock"
     kill -INT "$pid"
     local rc
     wait "$pid"
