@@ -31,7 +31,7 @@ usage: bench/storage.sh [options]
 EOF
 }
 
-log() { printf 'bench: %s\n' "$*" >&2; }
+log() { printf 'bench: [%4d s] %s\n' "$SECONDS" "$*" >&2; }
 die() {
     printf 'bench: error: %s\n' "$*" >&2
     exit 2
@@ -49,7 +49,7 @@ MLO=
 OUT=
 WORKDIR_PARENT=
 KEEP=0
-set_files= set_dirs= set_big= set_runs= set_annex=
+set_files='' set_dirs='' set_big='' set_runs='' set_annex=''
 
 need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option '$1' needs a value"; }
 while [[ $# -gt 0 ]]; do
@@ -121,7 +121,11 @@ if /usr/bin/time -f %M true >/dev/null 2>&1; then
     GNU_TIME=/usr/bin/time
 elif [[ $SMOKE == 0 ]]; then
     log "installing GNU time (Debian package 'time') for peak memory"
-    apt_install time && GNU_TIME=/usr/bin/time || log "cannot install GNU time: peak memory not measured"
+    if apt_install time; then
+        GNU_TIME=/usr/bin/time
+    else
+        log "cannot install GNU time: peak memory not measured"
+    fi
 fi
 
 HAVE_ANNEX=0
@@ -439,6 +443,7 @@ mlo_version=$("$MLO" --version 2>/dev/null | sed -n 1p) || mlo_version=unknown
 annex_version=$(git annex version 2>/dev/null | sed -n 1p | sed 's/^git-annex version: //') || true
 total_s=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.0f", (b - a) / 1e9 }')
 NF_=$(group "$FILES")
+annex_missing="not available"
 busy_note=
 if awk -v l="${load_start%% *}" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }'; then
     busy_note="**The machine was busy** (load average ${load_start%% *} on $(nproc) cores at the start):
@@ -447,19 +452,20 @@ in the last table are steadier."
 fi
 BIG_H=$(human "$BIG_SIZE")
 
-# row OP MLO_KEY PEER_LABEL PEER_KEY TARGET_RATIO: one line of the table.
-# An empty MLO_KEY makes a reference row; an empty TARGET_RATIO has no target.
+# row OP MLO_KEY PEER_LABEL PEER_KEY TARGET_RATIO [MISSING]: one line of the
+# table. An empty TARGET_RATIO has no target; MISSING stands in for a peer
+# that did not run.
 row() {
-    local op=$1 mk=$2 peer=$3 pk=$4 target=$5
+    local op=$1 mk=$2 peer=$3 pk=$4 target=$5 missing=${6:-not available}
     local mt pt ratio="—" tcell="—" met="—" mm="—" pm="—"
     mt=$(median "$mk")
     pt=$(median "$pk")
     [[ -n $mk && -n $(peak_mib "$mk") ]] && mm=$(peak_mib "$mk")
     [[ -n $(peak_mib "$pk") ]] && pm=$(peak_mib "$pk")
     if [[ -z $pt ]]; then
-        pt="not available" pm="—"
+        pt=$missing pm="—"
     fi
-    if [[ -n $mt && $pt != "not available" ]]; then
+    if [[ -n $mt && $pt != "$missing" ]]; then
         ratio=$(awk -v a="$mt" -v b="$pt" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "—" }')
     fi
     if [[ -n $target ]]; then
@@ -499,8 +505,11 @@ raw() {
 
 report() {
     local annex_note
-    if [[ $HAVE_ANNEX == 1 ]]; then
-        annex_note="$ANNEX_RUNS run(s) only (it takes minutes at 100,000 files), so its figure is a median of $ANNEX_RUNS"
+    if ((ANNEX_RUNS == 0)); then
+        annex_note="not run (--annex-runs 0)"
+        annex_missing="not run"
+    elif [[ $HAVE_ANNEX == 1 ]]; then
+        annex_note="$ANNEX_RUNS run(s) only, as it takes minutes at 100,000 files"
     else
         annex_note="not available on this machine"
     fi
@@ -543,7 +552,7 @@ $(row "status, nothing changed ($NF_ files)" status_clean "git status" git_statu
 $(row "status, one file changed" status_changed "git status" git_status_changed "")
 $(row "checkout $NF_ files (copy) into an empty workspace" checkout_tree "cp -r" cp_tree2 1.2)
 $(row "add $NF_ files — reference" add_tree "git add" git_add "")
-$(row "add $NF_ files — reference" add_tree "git annex add" annex_add "")
+$(row "add $NF_ files — reference" add_tree "git annex add" annex_add "" "$annex_missing")
 $(row "add $BIG_H file — reference" add_big "openssl dgst -sha256" openssl_big "")
 $(row "add $BIG_H file — reference" add_big "sha256sum" sha256sum_big "")
 
