@@ -23,6 +23,7 @@ struct Place {
     Digest digest{};
     bool executable = false;
     bool replace_dir = false;  // a directory stands where the file goes (only with --force)
+    Linker::Hint hint;
 };
 
 struct Plan {
@@ -55,16 +56,16 @@ public:
     }
 
     void want(Plan& plan, std::string rel, fs::path abs, const Digest& d, bool exec,
-              bool replace_dir = false) {
-        if (!repo_.store().contains(d)) plan.missing.push_back(rel);
-        plan.places.push_back({std::move(rel), std::move(abs), d, exec, replace_dir});
+              bool replace_dir = false, Linker::Hint hint = {}) {
+        plan.places.push_back({std::move(rel), std::move(abs), d, exec, replace_dir, hint});
     }
 
     void plan_file(Plan& plan, const Pointer& p) {
         fs::path abs = p.data_path();
         FileStat st;
         bool is_dir = false;
-        if (!stat_path(abs, st, &is_dir)) return want(plan, p.rel, abs, p.digest, false);
+        if (!stat_path(abs, st, &is_dir))
+            return want(plan, p.rel, abs, p.digest, false, false, {p.size, true});
         if (is_dir) {
             if (force_ == Force::no) {
                 plan.conflicts.push_back(p.rel);
@@ -123,7 +124,7 @@ public:
                                           : entries[i].path.compare(files[j].path);
             if (cmp < 0) {
                 want(plan, p.rel + "/" + entries[i].path, abs / entries[i].path, entries[i].digest,
-                     entries[i].executable);
+                     entries[i].executable, false, {entries[i].size, true});
                 ++i;
             } else if (cmp > 0) {
                 std::string rel = p.rel + "/" + files[j].path;
@@ -142,7 +143,7 @@ public:
                 if (same && e.executable == f.st.executable) {
                     plan.unchanged++;
                 } else if (same || safe_to_lose(rel, fabs, f.st)) {
-                    want(plan, rel, fabs, e.digest, e.executable);
+                    want(plan, rel, fabs, e.digest, e.executable, false, {e.size, false});
                 } else {
                     plan.conflicts.push_back(rel);
                 }
@@ -150,6 +151,39 @@ public:
                 ++j;
             }
         }
+    }
+
+    // Lists the planned files whose objects the store lacks. A shard that many of them need
+    // is listed once, instead of probing each object.
+    void find_missing(Plan& plan) {
+        ObjectStore& store = repo_.store();
+        std::vector<size_t> order(plan.places.size());
+        for (size_t k = 0; k < order.size(); ++k)
+            order[k] = k;
+        std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+            return plan.places[a].digest < plan.places[b].digest;
+        });
+        size_t k = 0;
+        while (k < order.size()) {
+            const uint8_t shard = plan.places[order[k]].digest[0];
+            size_t end = k;
+            while (end < order.size() && plan.places[order[end]].digest[0] == shard)
+                ++end;
+            if (end - k < 16) {
+                for (; k < end; ++k) {
+                    const Place& pl = plan.places[order[k]];
+                    if (!store.contains(pl.digest)) plan.missing.push_back(pl.rel);
+                }
+                continue;
+            }
+            std::vector<Digest> present = store.list_shard(shard);
+            for (; k < end; ++k) {
+                const Place& pl = plan.places[order[k]];
+                if (!std::binary_search(present.begin(), present.end(), pl.digest))
+                    plan.missing.push_back(pl.rel);
+            }
+        }
+        std::sort(plan.missing.begin(), plan.missing.end());
     }
 
 private:
@@ -172,6 +206,7 @@ CheckoutResult checkout(Repository& repo, const std::vector<Selection>& sels,
         else
             planner.plan_file(plan, sel.ptr);
     }
+    planner.find_missing(plan);
     if (!plan.missing.empty()) {
         throw Error("cannot check out " + list_some(plan.missing) +
                     ": not in the store (pull them or run 'mlo fsck')");
@@ -211,7 +246,7 @@ CheckoutResult checkout(Repository& repo, const std::vector<Selection>& sels,
         }
         LinkKind used;
         try {
-            used = linker.place(store.path_of(pl.digest), pl.abs, pl.executable);
+            used = linker.place(store.path_of(pl.digest), pl.abs, pl.executable, pl.hint);
         } catch (const Error&) {
             // A directory where the file goes: whatever it held was planned for removal (its
             // content is in the store, or --force said so), so what is left is empty folders.

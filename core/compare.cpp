@@ -104,10 +104,9 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
     // scan waits on the kernel, the other two on the CPU.
     StatCache& cache = repo.stat_cache();
     const std::string cache_prefix = sel.sub.empty() ? p.rel : p.rel + "/" + sel.sub;
-    auto loaded = std::async(std::launch::async, [&] {
-        cache.load(cache_prefix);
-        return Manifest::parse(text, to_hex(p.digest));
-    });
+    auto parsed =
+        std::async(std::launch::async, [&] { return Manifest::parse(text, to_hex(p.digest)); });
+    auto cache_loaded = std::async(std::launch::async, [&] { cache.load(cache_prefix); });
     std::vector<ScanEntry> files;
     if (exists && is_dir) {
         fs::path scan_root = sel.sub.empty() ? abs : abs / sel.sub;
@@ -123,7 +122,8 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
             files.push_back({sel.sub, sub_st});
         }
     }
-    Manifest m = loaded.get();
+    cache_loaded.get();
+    Manifest m = parsed.get();
 
     // Merge the two sorted lists; the files present on both sides are compared in parallel.
     std::vector<std::pair<const ManifestEntry*, const ScanEntry*>> both;

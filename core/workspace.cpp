@@ -70,8 +70,11 @@ std::vector<ScanEntry> scan_tree(const fs::path& dir, const fs::path& root, unsi
             if (name == "." || name == "..") continue;
             entries.push_back({std::string(name), e->d_type});
         }
+        // Only a directory that holds a pointer file needs the set of its names.
         std::set<std::string> names;
-        if (nested == NestedPointers::error) {
+        if (nested == NestedPointers::error &&
+            std::any_of(entries.begin(), entries.end(),
+                        [](const DirEntryInfo& e) { return is_pointer_name(e.name); })) {
             for (const auto& e : entries)
                 names.insert(e.name);
         }

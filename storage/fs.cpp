@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 #include "storage/error.hpp"
@@ -183,6 +184,48 @@ std::string temp_suffix() {
 
 bool is_temp_name(std::string_view name) {
     return name.find(kTempMarker) != std::string_view::npos;
+}
+
+namespace {
+// linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH before Linux 6.10; /proc/self/fd works
+// without it. The first failure picks the next way for the rest of the process.
+enum class LinkWay { empty_path, proc_fd, none };
+std::atomic<LinkWay> g_link_way{LinkWay::empty_path};
+}  // namespace
+
+int open_unnamed(int dir_fd, const char* dir, mode_t mode) {
+    if (g_link_way.load(std::memory_order_relaxed) == LinkWay::none) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    int fd = ::openat(dir_fd, dir, O_WRONLY | O_TMPFILE | O_CLOEXEC, mode);
+    if (fd < 0 && (errno == EISDIR || errno == EINVAL)) errno = EOPNOTSUPP;  // no O_TMPFILE
+    return fd;
+}
+
+int link_unnamed(int fd, int dir_fd, const char* name, const std::string& what) {
+    for (;;) {
+        LinkWay way = g_link_way.load(std::memory_order_relaxed);
+        int rc;
+        if (way == LinkWay::empty_path) {
+            rc = ::linkat(fd, "", dir_fd, name, AT_EMPTY_PATH);
+        } else if (way == LinkWay::proc_fd) {
+            char proc[32];
+            std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+            rc = ::linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW);
+        } else {
+            return EOPNOTSUPP;
+        }
+        if (rc == 0) return 0;
+        if (errno == EEXIST) return EEXIST;
+        if (way == LinkWay::empty_path && (errno == EPERM || errno == ENOENT)) {
+            g_link_way = LinkWay::proc_fd;
+        } else if (way == LinkWay::proc_fd && (errno == ENOENT || errno == EACCES)) {
+            g_link_way = LinkWay::none;
+        } else {
+            throw_errno(what);
+        }
+    }
 }
 
 }  // namespace mlo

@@ -77,6 +77,16 @@ std::string generic(const fs::path& p);
 std::string temp_suffix();
 // Every temporary file mlo creates has this in its name, so walks can skip leftovers.
 inline constexpr std::string_view kTempMarker = ".mlo-tmp-";
+
+// Unnamed files (O_TMPFILE) that get their name only when complete: one directory change
+// instead of a temporary name plus a rename, and nothing left behind by a crash. Returns the
+// open file, or -1 with errno set (EOPNOTSUPP and friends where the file system cannot; then
+// use a named temporary). `dir_fd` may be AT_FDCWD.
+int open_unnamed(int dir_fd, const char* dir, mode_t mode);
+// Links an unnamed file to `name` in `dir_fd`. Returns 0, EEXIST when the name is taken, or
+// EOPNOTSUPP when this process cannot name unnamed files (no CAP_DAC_READ_SEARCH and no /proc);
+// throws Error for any other failure.
+int link_unnamed(int fd, int dir_fd, const char* name, const std::string& what);
 bool is_temp_name(std::string_view name);
 
 }  // namespace mlo

@@ -55,7 +55,8 @@ static bool cannot_on_this_fs(int err) {
            err == EMLINK || err == ENOSYS;
 }
 
-LinkKind Linker::place(const fs::path& object, const fs::path& dest, bool executable) const {
+LinkKind Linker::place(const fs::path& object, const fs::path& dest, bool executable,
+                       Hint hint) const {
     const mode_t mode = executable ? 0777 : 0666;
     for (LinkKind kind : order_) {
         switch (kind) {
@@ -96,10 +97,29 @@ LinkKind Linker::place(const fs::path& object, const fs::path& dest, bool execut
             }
             case LinkKind::copy: {
                 Fd src = open_read(object);
-                struct stat st {};
-                if (::fstat(src.get(), &st) != 0) throw_errno("cannot stat " + quote(object));
+                uint64_t size = hint.size;
+                if (size == Hint::kUnknownSize) {
+                    struct stat st {};
+                    if (::fstat(src.get(), &st) != 0) throw_errno("cannot stat " + quote(object));
+                    size = uint64_t(st.st_size);
+                }
+                const std::string what = "cannot write " + quote(dest);
+                if (hint.dest_absent) {
+                    int fd = open_unnamed(AT_FDCWD, dest.parent_path().c_str(), mode);
+                    if (fd >= 0) {
+                        Fd out(fd);
+                        copy_fd(src.get(), fd, size, what);
+                        // EEXIST: something appeared there meanwhile; replace it as below.
+                        if (link_unnamed(fd, AT_FDCWD, dest.c_str(), what) == 0) {
+                            out.close_checked(what);
+                            return kind;
+                        }
+                    } else if (errno != EOPNOTSUPP) {
+                        throw_errno("cannot create " + quote(dest));
+                    }
+                }
                 AtomicFile f(dest, mode);
-                copy_fd(src.get(), f.fd(), uint64_t(st.st_size), "cannot write " + quote(dest));
+                copy_fd(src.get(), f.fd(), size, what);
                 f.commit();
                 return kind;
             }

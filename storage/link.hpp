@@ -25,8 +25,18 @@ std::vector<LinkKind> parse_link_order(std::string_view text);
 class Linker {
 public:
     explicit Linker(std::vector<LinkKind> order);
-    // Atomically replaces `dest` (temporary file in the same directory, then rename).
-    LinkKind place(const fs::path& object, const fs::path& dest, bool executable) const;
+    // What the caller already knows, to save system calls per file.
+    struct Hint {
+        static constexpr uint64_t kUnknownSize = ~uint64_t(0);
+        uint64_t size = kUnknownSize;  // the object's size
+        bool dest_absent = false;      // nothing was at `dest` when the caller looked
+    };
+    // Atomically replaces `dest` (temporary file in the same directory, then rename); a copy
+    // to an absent `dest` is written unnamed and linked into place once complete.
+    LinkKind place(const fs::path& object, const fs::path& dest, bool executable, Hint hint) const;
+    LinkKind place(const fs::path& object, const fs::path& dest, bool executable) const {
+        return place(object, dest, executable, Hint{});
+    }
 
 private:
     std::vector<LinkKind> order_;

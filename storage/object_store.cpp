@@ -41,7 +41,31 @@ struct TempGuard {
 
 }  // namespace
 
-ObjectStore::ObjectStore(fs::path dir) : dir_(std::move(dir)) {}
+ObjectStore::ObjectStore(fs::path dir) : dir_(std::move(dir)) {
+    for (auto& fd : shard_fd_)
+        fd.store(-1, std::memory_order_relaxed);
+}
+
+ObjectStore::~ObjectStore() {
+    for (auto& fd : shard_fd_) {
+        int f = fd.load(std::memory_order_relaxed);
+        if (f >= 0) ::close(f);
+    }
+}
+
+int ObjectStore::shard_fd(uint8_t first) const {
+    int fd = shard_fd_[first].load(std::memory_order_acquire);
+    if (fd >= 0) return fd;
+    ensure_shard(first);
+    fs::path shard = shard_dir(first);
+    int opened = ::open(shard.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (opened < 0) throw_errno("cannot open directory " + quote(shard));
+    int expected = -1;
+    if (shard_fd_[first].compare_exchange_strong(expected, opened, std::memory_order_acq_rel))
+        return opened;
+    ::close(opened);  // another thread opened it first
+    return expected;
+}
 
 fs::path ObjectStore::shard_dir(uint8_t first) const {
     char name[3] = {kHex[first >> 4], kHex[first & 15], 0};
@@ -89,8 +113,26 @@ bool ObjectStore::publish(const fs::path& temp, const Digest& d) const {
 }
 
 ObjectStore::Put ObjectStore::write_object(std::string_view data, const Digest& d) {
-    ensure_shard(d[0]);
     std::string hex = to_hex(d);
+    // An unnamed file linked into place changes the shard directory once; a named temporary
+    // and a rename change it twice, and that is most of the cost of storing a 4 KiB file.
+    {
+        const int dir = shard_fd(d[0]);
+        const fs::path where = path_of(d);
+        int fd = open_unnamed(dir, ".", 0444);
+        if (fd >= 0) {
+            Fd out(fd);
+            write_all(fd, data.data(), data.size(), "cannot write object " + quote(where));
+            int rc = link_unnamed(fd, dir, hex.c_str() + 2, "cannot store object " + quote(where));
+            if (rc != EOPNOTSUPP) {
+                out.close_checked("cannot write object " + quote(where));
+                return Put{d, data.size(), rc == 0};
+            }
+        } else if (errno != EOPNOTSUPP) {
+            throw_errno("cannot create object " + quote(where));
+        }
+    }
+    ensure_shard(d[0]);
     TempGuard temp{dir_ / hex.substr(0, 2) /
                    ("." + hex.substr(2, 8) + std::string(kTempMarker) + temp_suffix())};
     int fd = ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -283,6 +325,25 @@ void ObjectStore::list(const std::function<void(const Listed&)>& fn) const {
             fn(l);
         }
     }
+}
+
+std::vector<Digest> ObjectStore::list_shard(uint8_t first) const {
+    std::vector<Digest> out;
+    const fs::path sdir = shard_dir(first);
+    DIR* d = ::opendir(sdir.c_str());
+    if (!d) {
+        if (errno == ENOENT) return out;
+        throw_errno("cannot read directory " + quote(sdir));
+    }
+    const std::string prefix = sdir.filename().string();
+    while (dirent* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (name.size() != 62 || is_temp_name(name)) continue;
+        if (auto digest = digest_from_hex(prefix + std::string(name))) out.push_back(*digest);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 void ObjectStore::sync() const {

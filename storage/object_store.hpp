@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/fs.hpp"
 #include "storage/hash.hpp"
@@ -16,11 +17,15 @@ namespace mlo {
 enum class Reflink { no, try_first };
 
 // Content-addressed objects under `dir`: objects/ab/cdef… named by the SHA-256 of their bytes.
-// Objects are read-only (mode 0444) and appear under their final name only by rename, so a
-// crash or kill leaves at most a temporary file behind, never a wrong object.
+// Objects are read-only (mode 0444) and appear under their final name only once complete (a
+// link of an unnamed O_TMPFILE, or a rename of a temporary file), so a crash or kill leaves at
+// most a temporary file behind, never a wrong object.
 class ObjectStore {
 public:
     explicit ObjectStore(fs::path dir);
+    ~ObjectStore();
+    ObjectStore(const ObjectStore&) = delete;
+    ObjectStore& operator=(const ObjectStore&) = delete;
 
     const fs::path& dir() const { return dir_; }
     fs::path path_of(const Digest& d) const;
@@ -48,6 +53,8 @@ public:
         bool temporary = false;
     };
     void list(const std::function<void(const Listed&)>& fn) const;
+    // The objects whose digest starts with byte `first`, sorted: one directory read.
+    std::vector<Digest> list_shard(uint8_t first) const;
 
     // Flushes everything written so far to disk: one syncfs per batch, not one fsync per object.
     void sync() const;
@@ -55,6 +62,9 @@ public:
 private:
     fs::path dir_;
     mutable std::array<std::atomic<bool>, 256> shard_made_{};
+    // Open shard directories (O_PATH), so writing an object walks no path from the root.
+    mutable std::array<std::atomic<int>, 256> shard_fd_;
+    int shard_fd(uint8_t first) const;
     fs::path shard_dir(uint8_t first) const;
     void ensure_shard(uint8_t first) const;
     Put put_large(int src, const std::string& src_name, Reflink reflink);
