@@ -1,5 +1,6 @@
 #include "cli/commands.hpp"
 #include "core/compare.hpp"
+#include "core/repro.hpp"
 
 namespace mlo::cli {
 
@@ -23,6 +24,18 @@ public:
         bool clean = true;
         for (const auto& s : states)
             clean = clean && s.clean();
+        // Stage states next to data states, when there is a pipeline and no path was named.
+        std::vector<core::StageReport> stages;
+        std::error_code ec;
+        if (paths_.empty() && fs::exists(ctx.repo().root() / core::kPipelineFile, ec)) {
+            stages = core::pipeline_status(ctx.repo());
+            for (const auto& st : stages)
+                clean = clean && st.result != core::StageResult::would_run;
+        }
+        auto stage_state = [](const core::StageReport& r) {
+            return r.result == core::StageResult::would_run ? "changed"
+                                                            : core::stage_result_name(r.result);
+        };
         if (ctx.g.json) {
             nlohmann::json tracked = nlohmann::json::array();
             for (const auto& s : states) {
@@ -36,7 +49,11 @@ public:
                                    {"manifest_missing", s.manifest_missing},
                                    {"changes", changes}});
             }
-            ctx.emit({{"clean", clean}, {"tracked", tracked}});
+            nlohmann::json stage_list = nlohmann::json::array();
+            for (const auto& st : stages)
+                stage_list.push_back(
+                    {{"stage", st.stage}, {"state", stage_state(st)}, {"reasons", st.reasons}});
+            ctx.emit({{"clean", clean}, {"tracked", tracked}, {"stages", stage_list}});
         } else {
             for (const auto& s : states) {
                 for (const auto& c : s.changes) {
@@ -49,9 +66,25 @@ public:
                              " is not in the store; changes are shown for the whole directory");
                 }
             }
+            size_t width = 0;
+            for (const auto& st : stages)
+                width = std::max(width, st.stage.size());
+            for (const auto& st : stages) {
+                if (st.result != core::StageResult::would_run && (clean || ctx.g.quiet)) continue;
+                std::string name = st.stage;
+                name.resize(width, ' ');
+                ctx.out() << "stage " << name << "  " << stage_state(st);
+                for (size_t i = 0; i < st.reasons.size(); ++i)
+                    ctx.out() << (i ? "; " : ": ") << st.reasons[i];
+                ctx.out() << '\n';
+            }
             if (clean && !ctx.g.quiet) {
                 ctx.out() << "nothing changed (" << states.size() << " tracked path"
-                          << (states.size() == 1 ? "" : "s") << ")\n";
+                          << (states.size() == 1 ? "" : "s");
+                if (!stages.empty())
+                    ctx.out() << ", " << stages.size() << " stage"
+                              << (stages.size() == 1 ? "" : "s") << " up to date";
+                ctx.out() << ")\n";
             }
         }
         return exit_code_ && !clean ? 1 : 0;

@@ -17,6 +17,17 @@ const std::vector<CommandSpec>& command_table() {
          make_ls},
         {"gc", "Remove objects that no pointer file references", Needs::database, make_gc},
         {"fsck", "Verify every object in the store", Needs::database, make_fsck},
+        {"repro", "Run the pipeline's stale stages, independent ones in parallel", Needs::database,
+         make_repro},
+        {"train", "Run the pipeline's train stage and what it needs", Needs::database, make_train},
+        {"evaluate", "Run the pipeline's evaluate stage and what it needs", Needs::database,
+         make_evaluate},
+        {"dag", "Show the stages of the pipeline and how they depend on each other",
+         Needs::repository, make_dag},
+        {"runs", "List recorded runs, newest first, or show one (--id)", Needs::database,
+         make_runs},
+        {"lineage", "Show which runs and inputs produced a file or object", Needs::database,
+         make_lineage},
     };
     return table;
 }

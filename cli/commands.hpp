@@ -14,5 +14,11 @@ std::unique_ptr<Command> make_diff();
 std::unique_ptr<Command> make_ls();
 std::unique_ptr<Command> make_gc();
 std::unique_ptr<Command> make_fsck();
+std::unique_ptr<Command> make_repro();
+std::unique_ptr<Command> make_train();
+std::unique_ptr<Command> make_evaluate();
+std::unique_ptr<Command> make_dag();
+std::unique_ptr<Command> make_runs();
+std::unique_ptr<Command> make_lineage();
 
 }  // namespace mlo::cli

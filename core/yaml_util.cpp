@@ -1,6 +1,7 @@
 #include "core/yaml_util.hpp"
 
 #include <charconv>
+#include <optional>
 
 #include "storage/error.hpp"
 
@@ -50,6 +51,71 @@ bool as_bool(const YAML::Node& n, const fs::path& file, const std::string& key) 
     if (s == "true" || s == "yes" || s == "on") return true;
     if (s == "false" || s == "no" || s == "off") return false;
     yaml_fail(file, n, quote(key) + " must be true or false, not " + quote(s));
+}
+
+namespace {
+
+std::optional<nlohmann::json> typed_scalar(const std::string& v) {
+    if (v == "true" || v == "True" || v == "TRUE") return nlohmann::json(true);
+    if (v == "false" || v == "False" || v == "FALSE") return nlohmann::json(false);
+    if (v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL")
+        return nlohmann::json(nullptr);
+    const char* b = v.data();
+    const char* e = b + v.size();
+    int64_t i = 0;
+    auto [pi, ei] = std::from_chars(b, e, i);
+    if (ei == std::errc() && pi == e) return nlohmann::json(i);
+    if (v.find_first_of("0123456789") == std::string::npos) return std::nullopt;
+    double d = 0;
+    auto [pd, ed] = std::from_chars(b, e, d);
+    if (ed == std::errc() && pd == e) return nlohmann::json(d);
+    return std::nullopt;
+}
+
+}  // namespace
+
+nlohmann::json yaml_to_json(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Map: {
+            nlohmann::json j = nlohmann::json::object();
+            for (const auto& kv : n)
+                j[kv.first.Scalar()] = yaml_to_json(kv.second);
+            return j;
+        }
+        case YAML::NodeType::Sequence: {
+            nlohmann::json j = nlohmann::json::array();
+            for (const auto& v : n)
+                j.push_back(yaml_to_json(v));
+            return j;
+        }
+        case YAML::NodeType::Scalar: {
+            if (n.Tag() == "!") return n.Scalar();  // quoted: always a string
+            if (auto t = typed_scalar(n.Scalar())) return *t;
+            return n.Scalar();
+        }
+        default:
+            return nullptr;
+    }
+}
+
+void emit_json(YAML::Emitter& out, const nlohmann::json& j) {
+    if (j.is_object()) {
+        out << YAML::BeginMap;
+        for (const auto& [k, v] : j.items()) {
+            out << YAML::Key << k << YAML::Value;
+            emit_json(out, v);
+        }
+        out << YAML::EndMap;
+    } else if (j.is_array()) {
+        out << YAML::Flow << YAML::BeginSeq;
+        for (const auto& v : j)
+            emit_json(out, v);
+        out << YAML::EndSeq;
+    } else if (j.is_string()) {
+        out << YAML::DoubleQuoted << j.get<std::string>();
+    } else {
+        out << j.dump();  // number, bool, null: plain, read back typed
+    }
 }
 
 }  // namespace mlo::core

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -18,5 +19,11 @@ void expect_map(const YAML::Node& n, const fs::path& file, const std::string& wh
 std::string scalar(const YAML::Node& n, const fs::path& file, const std::string& key);
 uint64_t as_uint(const YAML::Node& n, const fs::path& file, const std::string& key);
 bool as_bool(const YAML::Node& n, const fs::path& file, const std::string& key);
+
+// YAML to JSON with typed scalars: a plain scalar that reads as an integer, a float, true/false
+// or null becomes that; anything else, and every quoted scalar, is a string.
+nlohmann::json yaml_to_json(const YAML::Node& n);
+// JSON to YAML for emitting: strings are always double-quoted, so they read back as strings.
+void emit_json(YAML::Emitter& out, const nlohmann::json& j);
 
 }  // namespace mlo::core

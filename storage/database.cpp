@@ -26,6 +26,66 @@ CREATE TABLE stat_cache (
     cached_at_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 2: run records (issue 3). A run is one execution of a stage (or a run-cache restore, or a
+    // tracked command). Ids are 16 hex digits of the start time plus 8 random ones, so ordering
+    // by id orders by start. status is 'running', 'succeeded', 'failed', 'interrupted' or
+    // 'restored'; ended_ns is 0 while running. Hashes (artifacts, log) are 32-byte SHA-256 blobs.
+    R"sql(
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    stage TEXT NOT NULL,
+    cmd TEXT NOT NULL,
+    params_json TEXT NOT NULL,
+    started_ns INTEGER NOT NULL,
+    ended_ns INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    host TEXT NOT NULL,
+    user TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    git_in_repo INTEGER NOT NULL,
+    git_commit TEXT NOT NULL,
+    git_dirty INTEGER NOT NULL,
+    git_diff_hash TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    log_object BLOB,
+    restored_from TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX runs_by_stage ON runs(stage, started_ns);
+CREATE INDEX runs_by_started ON runs(started_ns);
+CREATE INDEX runs_by_cache_key ON runs(cache_key, status);
+CREATE INDEX runs_running ON runs(status) WHERE status = 'running';
+
+-- What a run read (direction 'in', with the hashes the dependencies had) and wrote ('out').
+-- seq keeps the order they were given in.
+CREATE TABLE run_artifacts (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    path TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    is_dir INTEGER NOT NULL,
+    PRIMARY KEY (run_id, direction, path)
+) WITHOUT ROWID;
+CREATE INDEX run_artifacts_by_hash ON run_artifacts(hash, direction);
+CREATE INDEX run_artifacts_by_path ON run_artifacts(path, direction);
+
+-- Flattened metrics ("a.b" -> value) and parameters ("train.l2" -> JSON value) of a run.
+CREATE TABLE run_metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE run_params (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX run_params_by_key ON run_params(key, value_json);
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;
@@ -159,8 +219,20 @@ Database::Statement& Database::Statement::bind(int i, int64_t v) {
     return *this;
 }
 
+Database::Statement& Database::Statement::bind(int i, double v) {
+    if (sqlite3_bind_double(stmt_, i, v) != SQLITE_OK) db_.fail("cannot bind value");
+    return *this;
+}
+
+Database::Statement& Database::Statement::bind_null(int i) {
+    if (sqlite3_bind_null(stmt_, i) != SQLITE_OK) db_.fail("cannot bind value");
+    return *this;
+}
+
 Database::Statement& Database::Statement::bind(int i, std::string_view v) {
-    if (sqlite3_bind_text(stmt_, i, v.data(), int(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+    // A default string_view has no data pointer, which SQLite would bind as NULL: bind "".
+    const char* data = v.data() ? v.data() : "";
+    if (sqlite3_bind_text(stmt_, i, data, int(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
         db_.fail("cannot bind value");
     return *this;
 }
@@ -185,6 +257,14 @@ void Database::Statement::reset() {
 
 int64_t Database::Statement::column_int(int i) const {
     return sqlite3_column_int64(stmt_, i);
+}
+
+double Database::Statement::column_double(int i) const {
+    return sqlite3_column_double(stmt_, i);
+}
+
+bool Database::Statement::column_is_null(int i) const {
+    return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
 }
 
 std::string Database::Statement::column_text(int i) const {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,12 +37,22 @@ public:
         Statement& operator=(const Statement&) = delete;
 
         Statement& bind(int i, int64_t v);
+        // Any other integer (int, size_t, bool) binds as int64_t; without this, bind(1, 5) would
+        // be ambiguous between the int64_t and double overloads.
+        template <std::integral T>
+        Statement& bind(int i, T v) {
+            return bind(i, int64_t(v));
+        }
+        Statement& bind(int i, double v);
         Statement& bind(int i, std::string_view v);
         Statement& bind_blob(int i, const void* data, size_t size);
+        Statement& bind_null(int i);
         // true while there is a row.
         bool step();
         void reset();
         int64_t column_int(int i) const;
+        double column_double(int i) const;
+        bool column_is_null(int i) const;
         std::string column_text(int i) const;
         const void* column_blob(int i, size_t* size) const;
         sqlite3_stmt* raw() const { return stmt_; }

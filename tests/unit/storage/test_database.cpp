@@ -244,3 +244,84 @@ TEST_CASE("connections opening a new database at the same moment all succeed", "
             CHECK(e == "");
     }
 }
+
+TEST_CASE("migration 2 adds the run tables to a version 1 database and keeps its rows",
+          "[database][runs]") {
+    TempDir tmp;
+    REQUIRE(Database::latest_version() >= 2);
+    // A database as mlo with only migration 1 left it (its SQL as shipped, verbatim).
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((tmp / "mlo.db").c_str(), &raw) == SQLITE_OK);
+    const char* v1 = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version(version) VALUES (1);
+CREATE TABLE stat_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    cached_at_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO stat_cache VALUES ('kept', 1, 2, 3, 4, x'00', 5);
+PRAGMA journal_mode=WAL;
+)sql";
+    REQUIRE(sqlite3_exec(raw, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "schema_version") == 1);
+    CHECK(count_rows(db, "stat_cache") == 1);
+    for (const char* table : {"runs", "run_artifacts", "run_metrics", "run_params"})
+        CHECK(count_rows(db, table) == 0);
+    // The indexes that the run queries rely on exist.
+    Database::Statement q(db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                          "('runs_by_stage', 'runs_by_cache_key', 'run_artifacts_by_hash')");
+    REQUIRE(q.step());
+    CHECK(q.column_int(0) == 3);
+    // Deleting a run deletes its artifacts, metrics and parameters (foreign keys are on).
+    db.exec(
+        "INSERT INTO runs VALUES ('r', 's', 'c', '{}', 1, 0, 'running', NULL, 'h', 'u', 1, 0, '', "
+        "0, '', '', NULL, '');"
+        "INSERT INTO run_artifacts VALUES ('r', 'in', 'p', 0, x'00', 1, 0);"
+        "INSERT INTO run_metrics VALUES ('r', 'm', 1.5);"
+        "INSERT INTO run_params VALUES ('r', 'k', '1');");
+    CHECK_THROWS_AS(
+        db.exec("INSERT INTO run_artifacts VALUES ('r', 'sideways', 'q', 0, x'00', 1, 0)"), Error);
+    db.exec("DELETE FROM runs WHERE id = 'r'");
+    CHECK(count_rows(db, "run_artifacts") == 0);
+    CHECK(count_rows(db, "run_metrics") == 0);
+    CHECK(count_rows(db, "run_params") == 0);
+}
+
+TEST_CASE("statements bind and read doubles and NULL", "[database]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    db.exec("CREATE TABLE t(d REAL, n INTEGER, i INTEGER, s TEXT)");
+    {
+        Database::Statement ins(db, "INSERT INTO t VALUES (?, ?, ?, ?)");
+        // Plain int, size_t and bool bind as integers (no ambiguity with double).
+        ins.bind(1, 0.125).bind_null(2).bind(3, 7).bind(4, std::string_view());
+        CHECK_FALSE(ins.step());
+        ins.reset();
+        ins.bind(1, -1e300).bind(2, size_t(3)).bind(3, true).bind(4, std::string("x"));
+        CHECK_FALSE(ins.step());
+    }
+    Database::Statement q(db, "SELECT d, n, i, s, s IS NULL FROM t ORDER BY rowid");
+    REQUIRE(q.step());
+    CHECK(q.column_double(0) == 0.125);
+    CHECK(q.column_is_null(1));
+    CHECK_FALSE(q.column_is_null(0));
+    CHECK(q.column_int(2) == 7);
+    // An empty string_view binds as '' (not NULL).
+    CHECK(q.column_text(3).empty());
+    CHECK(q.column_int(4) == 0);
+    REQUIRE(q.step());
+    CHECK(q.column_double(0) == -1e300);
+    CHECK(q.column_int(1) == 3);
+    CHECK(q.column_int(2) == 1);
+    CHECK_FALSE(q.step());
+}

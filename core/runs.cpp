@@ -1,0 +1,581 @@
+#include "core/runs.hpp"
+
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/yaml_util.hpp"
+#include "storage/error.hpp"
+
+namespace mlo::core {
+
+const char* run_status_name(RunStatus s) {
+    switch (s) {
+        case RunStatus::running:
+            return "running";
+        case RunStatus::succeeded:
+            return "succeeded";
+        case RunStatus::failed:
+            return "failed";
+        case RunStatus::interrupted:
+            return "interrupted";
+        case RunStatus::restored:
+            return "restored";
+    }
+    return "unknown";
+}
+
+std::optional<RunStatus> run_status_from(const std::string& name) {
+    for (RunStatus s : {RunStatus::running, RunStatus::succeeded, RunStatus::failed,
+                        RunStatus::interrupted, RunStatus::restored}) {
+        if (name == run_status_name(s)) return s;
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+std::string this_host() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+    return buf;
+}
+
+std::string this_user() {
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found &&
+        found->pw_name && *found->pw_name) {
+        return found->pw_name;
+    }
+    const char* u = std::getenv("USER");
+    return u ? u : "";
+}
+
+// The columns every query that loads a Run selects, in the order row_to_run reads them.
+constexpr const char* kRunColumns =
+    "runs.id, runs.stage, runs.cmd, runs.params_json, runs.started_ns, runs.ended_ns, "
+    "runs.status, runs.exit_code, runs.host, runs.user, runs.git_in_repo, runs.git_commit, "
+    "runs.git_dirty, runs.git_diff_hash, runs.cache_key, runs.log_object, runs.restored_from";
+
+std::string select_runs(const std::string& rest) {
+    return std::string("SELECT ") + kRunColumns + " FROM runs " + rest;
+}
+
+Digest blob_digest(const Database::Statement& q, int col) {
+    size_t size = 0;
+    const void* p = q.column_blob(col, &size);
+    Digest d{};
+    if (p && size == d.size()) std::memcpy(d.data(), p, d.size());
+    return d;
+}
+
+Run row_to_run(const Database::Statement& q) {
+    Run r;
+    r.id = q.column_text(0);
+    r.stage = q.column_text(1);
+    r.cmd = q.column_text(2);
+    r.params = nlohmann::json::parse(q.column_text(3), nullptr, false);
+    if (!r.params.is_object()) r.params = nlohmann::json::object();
+    r.started_ns = q.column_int(4);
+    r.ended_ns = q.column_int(5);
+    std::string status = q.column_text(6);
+    auto s = run_status_from(status);
+    if (!s) throw Error("run " + quote(r.id) + " has an unknown status " + quote(status));
+    r.status = *s;
+    if (!q.column_is_null(7)) r.exit_code = int(q.column_int(7));
+    r.host = q.column_text(8);
+    r.user = q.column_text(9);
+    r.git.in_git = q.column_int(10) != 0;
+    r.git.commit = q.column_text(11);
+    r.git.dirty = q.column_int(12) != 0;
+    r.git.diff_hash = q.column_text(13);
+    r.cache_key = q.column_text(14);
+    if (!q.column_is_null(15)) r.log = blob_digest(q, 15);
+    r.restored_from = q.column_text(16);
+    return r;
+}
+
+// Loads runs and their artifacts and metrics, reusing the prepared detail statements.
+class Loader {
+public:
+    explicit Loader(Database& db)
+        : artifacts_(db,
+                     "SELECT direction, path, hash, size, is_dir FROM run_artifacts "
+                     "WHERE run_id = ? ORDER BY direction, seq, path"),
+          metrics_(db, "SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key") {}
+
+    std::vector<Run> all(Database::Statement& q) {
+        std::vector<Run> runs;
+        while (q.step())
+            runs.push_back(row_to_run(q));
+        for (Run& r : runs)
+            details(r);
+        return runs;
+    }
+
+    void details(Run& r) {
+        artifacts_.reset();
+        artifacts_.bind(1, r.id);
+        while (artifacts_.step()) {
+            Artifact a;
+            a.path = artifacts_.column_text(1);
+            a.digest = blob_digest(artifacts_, 2);
+            a.size = uint64_t(artifacts_.column_int(3));
+            a.is_dir = artifacts_.column_int(4) != 0;
+            (artifacts_.column_text(0) == "in" ? r.inputs : r.outputs).push_back(std::move(a));
+        }
+        metrics_.reset();
+        metrics_.bind(1, r.id);
+        while (metrics_.step())
+            r.metrics[metrics_.column_text(0)] = metrics_.column_double(1);
+    }
+
+private:
+    Database::Statement artifacts_;
+    Database::Statement metrics_;
+};
+
+void insert_artifacts(Database& db, const std::string& run_id, const char* direction,
+                      const std::vector<Artifact>& list) {
+    Database::Statement ins(db,
+                            "INSERT OR REPLACE INTO run_artifacts"
+                            "(run_id, direction, path, seq, hash, size, is_dir) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    int64_t seq = 0;
+    for (const Artifact& a : list) {
+        ins.reset();
+        ins.bind(1, run_id)
+            .bind(2, std::string_view(direction))
+            .bind(3, a.path)
+            .bind(4, seq++)
+            .bind_blob(5, a.digest.data(), a.digest.size())
+            .bind(6, int64_t(a.size))
+            .bind(7, a.is_dir);
+        ins.step();
+    }
+}
+
+// Start time of process `pid` (wall clock, ns) from /proc, or 0 when unknown.
+int64_t process_start_ns(long pid) {
+    std::string stat;
+    if (!read_file_if_exists("/proc/" + std::to_string(pid) + "/stat", stat)) return 0;
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream in(stat.substr(close + 1));
+    std::string field;
+    // Fields after the command name start at field 3 (state); starttime is field 22.
+    for (int i = 3; i <= 22; ++i) {
+        if (!(in >> field)) return 0;
+    }
+    unsigned long long ticks = std::strtoull(field.c_str(), nullptr, 10);
+    std::string all;
+    if (!read_file_if_exists("/proc/stat", all)) return 0;
+    size_t at = all.find("\nbtime ");
+    if (at == std::string::npos) return 0;
+    long long btime = std::strtoll(all.c_str() + at + 7, nullptr, 10);
+    long hz = ::sysconf(_SC_CLK_TCK);
+    if (hz <= 0 || btime <= 0) return 0;
+    return int64_t(btime) * 1000000000 + int64_t(ticks) * (1000000000 / hz);
+}
+
+// True when the process that recorded a run (on this host) is gone: no such pid, or the pid
+// now belongs to a process that started well after the run did (pid reuse, e.g. after a
+// reboot). The margin absorbs clock steps and the coarse boot time.
+bool run_process_gone(long pid, int64_t started_ns) {
+    if (pid <= 0) return true;
+    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) return true;
+    int64_t start = process_start_ns(pid);
+    constexpr int64_t kMargin = int64_t(60) * 1000000000;
+    return start != 0 && started_ns > 0 && start > started_ns + kMargin;
+}
+
+}  // namespace
+
+RunStore::RunStore(Database& db) : db_(db) {}
+
+std::string RunStore::new_id() {
+    static std::random_device rd;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%016llx%08x", static_cast<unsigned long long>(now_ns()),
+                  static_cast<unsigned>(rd()));
+    return buf;
+}
+
+void RunStore::begin(const Run& r) {
+    if (r.id.empty()) throw Error("cannot record a run without an id");
+    std::string host = r.host.empty() ? this_host() : r.host;
+    std::string user = r.user.empty() ? this_user() : r.user;
+    nlohmann::json params = r.params.is_object() ? r.params : nlohmann::json::object();
+    Database::Transaction tx(db_);
+    Database::Statement ins(
+        db_,
+        "INSERT INTO runs(id, stage, cmd, params_json, started_ns, ended_ns, status, exit_code, "
+        "host, user, pid, git_in_repo, git_commit, git_dirty, git_diff_hash, cache_key, "
+        "log_object, restored_from) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, r.id)
+        .bind(2, r.stage)
+        .bind(3, r.cmd)
+        .bind(4, params.dump())
+        .bind(5, r.started_ns ? r.started_ns : now_ns())
+        .bind(6, r.ended_ns)
+        .bind(7, std::string_view(run_status_name(r.status)));
+    if (r.exit_code)
+        ins.bind(8, *r.exit_code);
+    else
+        ins.bind_null(8);
+    ins.bind(9, host)
+        .bind(10, user)
+        .bind(11, int64_t(::getpid()))
+        .bind(12, r.git.in_git)
+        .bind(13, r.git.commit)
+        .bind(14, r.git.dirty)
+        .bind(15, r.git.diff_hash)
+        .bind(16, r.cache_key);
+    if (r.log)
+        ins.bind_blob(17, r.log->data(), r.log->size());
+    else
+        ins.bind_null(17);
+    ins.bind(18, r.restored_from);
+    if (sqlite3_step(ins.raw()) != SQLITE_DONE) {
+        if ((sqlite3_extended_errcode(db_.handle()) & 0xff) == SQLITE_CONSTRAINT)
+            throw Error("cannot record run " + quote(r.id) + ": a run with this id exists");
+        db_.fail("cannot record run " + quote(r.id));
+    }
+    Database::Statement param(db_,
+                              "INSERT OR REPLACE INTO run_params(run_id, key, value_json) "
+                              "VALUES (?, ?, ?)");
+    for (const auto& [key, value] : params.items()) {
+        param.reset();
+        param.bind(1, r.id).bind(2, key).bind(3, value.dump());
+        param.step();
+    }
+    insert_artifacts(db_, r.id, "in", r.inputs);
+    tx.commit();
+}
+
+void RunStore::finish(const Run& r) {
+    int64_t ended = r.ended_ns;
+    if (ended == 0 && r.status != RunStatus::running) ended = now_ns();
+    Database::Transaction tx(db_);
+    Database::Statement up(db_,
+                           "UPDATE runs SET status = ?, ended_ns = ?, exit_code = ?, "
+                           "log_object = ?, restored_from = ? WHERE id = ?");
+    up.bind(1, std::string_view(run_status_name(r.status))).bind(2, ended);
+    if (r.exit_code)
+        up.bind(3, *r.exit_code);
+    else
+        up.bind_null(3);
+    if (r.log)
+        up.bind_blob(4, r.log->data(), r.log->size());
+    else
+        up.bind_null(4);
+    up.bind(5, r.restored_from).bind(6, r.id);
+    up.step();
+    if (sqlite3_changes(db_.handle()) != 1)
+        throw Error("cannot finish run " + quote(r.id) + ": it was never started");
+    insert_artifacts(db_, r.id, "out", r.outputs);
+    Database::Statement metric(db_,
+                               "INSERT OR REPLACE INTO run_metrics(run_id, key, value) "
+                               "VALUES (?, ?, ?)");
+    for (const auto& [key, value] : r.metrics) {
+        metric.reset();
+        metric.bind(1, r.id).bind(2, key).bind(3, value);
+        metric.step();
+    }
+    tx.commit();
+}
+
+std::optional<Run> RunStore::get(const std::string& id_or_prefix) {
+    if (id_or_prefix.empty()) return std::nullopt;
+    std::string prefix = id_or_prefix;
+    for (char& c : prefix)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    // Every id starting with `prefix` sorts in [prefix, prefix + "\x7f").
+    std::string upper = prefix + "\x7f";
+    std::string id;
+    {
+        Database::Statement q(db_, "SELECT count(*), min(id) FROM runs WHERE id >= ? AND id < ?");
+        q.bind(1, prefix).bind(2, upper);
+        if (!q.step()) return std::nullopt;
+        int64_t n = q.column_int(0);
+        if (n == 0) return std::nullopt;
+        if (n > 1) {
+            throw Error("run id prefix " + quote(id_or_prefix) + " is ambiguous (" +
+                        std::to_string(n) + " runs)");
+        }
+        id = q.column_text(1);
+    }
+    Database::Statement q(db_, select_runs("WHERE id = ?").c_str());
+    q.bind(1, id);
+    Loader loader(db_);
+    auto runs = loader.all(q);
+    if (runs.empty()) return std::nullopt;
+    return std::move(runs.front());
+}
+
+std::vector<Run> RunStore::list(const std::string& stage, size_t limit) {
+    std::string sql = select_runs(stage.empty() ? "" : "WHERE stage = ?1 ") +
+                      "ORDER BY started_ns DESC, id DESC LIMIT ?2";
+    Database::Statement q(db_, sql.c_str());
+    if (!stage.empty()) q.bind(1, stage);
+    q.bind(2, limit == 0 ? int64_t(-1) : int64_t(limit));
+    Loader loader(db_);
+    return loader.all(q);
+}
+
+std::optional<Run> RunStore::find_cached(const std::string& cache_key) {
+    if (cache_key.empty()) return std::nullopt;
+    Database::Statement q(db_, select_runs("WHERE cache_key = ? AND status = 'succeeded' "
+                                           "ORDER BY started_ns DESC, id DESC LIMIT 1")
+                                   .c_str());
+    q.bind(1, cache_key);
+    Loader loader(db_);
+    auto runs = loader.all(q);
+    if (runs.empty()) return std::nullopt;
+    return std::move(runs.front());
+}
+
+std::vector<Run> RunStore::producers_of(const Digest& d) {
+    Database::Statement q(db_, select_runs("WHERE runs.id IN (SELECT run_id FROM run_artifacts "
+                                           "WHERE hash = ? AND direction = 'out') "
+                                           "AND runs.status IN ('succeeded', 'restored') "
+                                           "ORDER BY runs.started_ns DESC, runs.id DESC")
+                                   .c_str());
+    q.bind_blob(1, d.data(), d.size());
+    Loader loader(db_);
+    return loader.all(q);
+}
+
+size_t RunStore::reap_stale() {
+    struct Candidate {
+        std::string id;
+        long pid;
+        int64_t started_ns;
+    };
+    std::string host = this_host();
+    auto gone = [&]() {
+        std::vector<Candidate> out;
+        Database::Statement q(db_,
+                              "SELECT id, pid, started_ns FROM runs "
+                              "WHERE status = 'running' AND host = ?");
+        q.bind(1, host);
+        while (q.step()) {
+            Candidate c{q.column_text(0), long(q.column_int(1)), q.column_int(2)};
+            if (run_process_gone(c.pid, c.started_ns)) out.push_back(std::move(c));
+        }
+        return out;
+    };
+    // Look first without the write lock: usually nothing is stale.
+    if (gone().empty()) return 0;
+    Database::Transaction tx(db_);
+    auto stale = gone();  // again under the lock: a run may have finished meanwhile
+    Database::Statement up(db_,
+                           "UPDATE runs SET status = 'interrupted', ended_ns = ? "
+                           "WHERE id = ? AND status = 'running'");
+    size_t n = 0;
+    int64_t now = now_ns();
+    for (const auto& c : stale) {
+        up.reset();
+        up.bind(1, now).bind(2, c.id);
+        up.step();
+        n += size_t(sqlite3_changes(db_.handle()));
+    }
+    tx.commit();
+    return n;
+}
+
+namespace {
+
+std::optional<Artifact> one_artifact(Database::Statement& q) {
+    if (!q.step()) return std::nullopt;
+    Artifact a;
+    a.path = q.column_text(0);
+    a.digest = blob_digest(q, 1);
+    a.size = uint64_t(q.column_int(2));
+    a.is_dir = q.column_int(3) != 0;
+    return a;
+}
+
+}  // namespace
+
+std::optional<Artifact> RunStore::artifact_at(const std::string& path) {
+    {
+        Database::Statement q(db_,
+                              "SELECT a.path, a.hash, a.size, a.is_dir FROM run_artifacts a "
+                              "JOIN runs ON runs.id = a.run_id "
+                              "WHERE a.path = ? AND a.direction = 'out' "
+                              "AND runs.status IN ('succeeded', 'restored') "
+                              "ORDER BY runs.started_ns DESC, runs.id DESC LIMIT 1");
+        q.bind(1, path);
+        if (auto a = one_artifact(q)) return a;
+    }
+    Database::Statement q(db_,
+                          "SELECT a.path, a.hash, a.size, a.is_dir FROM run_artifacts a "
+                          "JOIN runs ON runs.id = a.run_id WHERE a.path = ? AND a.direction = 'in' "
+                          "ORDER BY runs.started_ns DESC, runs.id DESC LIMIT 1");
+    q.bind(1, path);
+    return one_artifact(q);
+}
+
+std::optional<Artifact> RunStore::artifact_with(const Digest& d) {
+    Database::Statement q(db_,
+                          "SELECT a.path, a.hash, a.size, a.is_dir FROM run_artifacts a "
+                          "JOIN runs ON runs.id = a.run_id WHERE a.hash = ? "
+                          "ORDER BY a.direction = 'out' DESC, runs.started_ns DESC, runs.id DESC "
+                          "LIMIT 1");
+    q.bind_blob(1, d.data(), d.size());
+    return one_artifact(q);
+}
+
+std::vector<Digest> RunStore::digests_with_prefix(const std::string& hex_prefix, size_t limit) {
+    std::vector<Digest> out;
+    if (hex_prefix.size() > 64) return out;
+    for (char c : hex_prefix) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return out;
+    }
+    // Every id with the prefix lies between the prefix padded with 0s and with fs.
+    auto lo = digest_from_hex(hex_prefix + std::string(64 - hex_prefix.size(), '0'));
+    auto hi = digest_from_hex(hex_prefix + std::string(64 - hex_prefix.size(), 'f'));
+    Database::Statement q(db_,
+                          "SELECT DISTINCT hash FROM run_artifacts WHERE hash BETWEEN ? AND ? "
+                          "ORDER BY hash LIMIT ?");
+    q.bind_blob(1, lo->data(), lo->size())
+        .bind_blob(2, hi->data(), hi->size())
+        .bind(3, limit == 0 ? int64_t(-1) : int64_t(limit));
+    while (q.step())
+        out.push_back(blob_digest(q, 0));
+    return out;
+}
+
+// ---- metrics files ------------------------------------------------------------------------
+
+namespace {
+
+std::optional<double> number_from(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    double v = 0;
+    const char* begin = s.data();
+    const char* end = s.data() + s.size();
+    if (*begin == '+') ++begin;  // from_chars does not take a leading '+'
+    auto [p, ec] = std::from_chars(begin, end, v);
+    if (ec != std::errc() || p != end || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+void flatten(const nlohmann::json& j, const std::string& key, std::map<std::string, double>& out) {
+    auto join = [&](const std::string& k) { return key.empty() ? k : key + "." + k; };
+    switch (j.type()) {
+        case nlohmann::json::value_t::object:
+            for (const auto& [k, v] : j.items())
+                flatten(v, join(k), out);
+            break;
+        case nlohmann::json::value_t::array:
+            for (size_t i = 0; i < j.size(); ++i)
+                flatten(j[i], join(std::to_string(i)), out);
+            break;
+        case nlohmann::json::value_t::number_integer:
+        case nlohmann::json::value_t::number_unsigned:
+        case nlohmann::json::value_t::number_float:
+            if (!key.empty() && std::isfinite(j.get<double>())) out[key] = j.get<double>();
+            break;
+        case nlohmann::json::value_t::boolean:
+            if (!key.empty()) out[key] = j.get<bool>() ? 1.0 : 0.0;
+            break;
+        case nlohmann::json::value_t::string:
+            if (!key.empty()) {
+                if (auto v = number_from(j.get<std::string>())) out[key] = *v;
+            }
+            break;
+        default:
+            break;  // null, binary: skipped
+    }
+}
+
+[[noreturn]] void metrics_fail(const std::string& shown, size_t line, size_t column,
+                               const std::string& why) {
+    throw Error("cannot read metrics " + quote(shown) + ": line " + std::to_string(line) +
+                " column " + std::to_string(column) + ": " + why);
+}
+
+}  // namespace
+
+std::map<std::string, double> read_metrics_file(const fs::path& file, const std::string& shown) {
+    std::string text;
+    try {
+        text = read_file(file);
+    } catch (const Error& e) {
+        throw Error("cannot read metrics " + quote(shown) + ": " + e.what());
+    }
+    std::string ext = file.extension().string();
+    for (char& c : ext)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    nlohmann::json j;
+    if (ext == ".yaml" || ext == ".yml") {
+        YAML::Node n;
+        try {
+            n = YAML::Load(text);
+        } catch (const YAML::ParserException& e) {
+            metrics_fail(shown, e.mark.is_null() ? 1 : size_t(e.mark.line) + 1,
+                         e.mark.is_null() ? 1 : size_t(e.mark.column) + 1, e.msg);
+        }
+        j = yaml_to_json(n);
+        if (j.is_null()) return {};  // an empty file
+    } else {
+        try {
+            j = nlohmann::json::parse(text);
+        } catch (const nlohmann::json::parse_error& e) {
+            // e.byte counts the bytes read, the offending one included.
+            size_t at = e.byte > 0 ? std::min<size_t>(e.byte - 1, text.size()) : 0;
+            size_t line = 1, line_start = 0;
+            for (size_t i = 0; i < at; ++i) {
+                if (text[i] == '\n') {
+                    ++line;
+                    line_start = i + 1;
+                }
+            }
+            // nlohmann: "[json.exception.parse_error.101] parse error at line 1, column 5:
+            // syntax error while parsing value - ..."; keep what follows the position.
+            std::string why = e.what();
+            size_t colon = why.find("column ");
+            colon = colon == std::string::npos ? why.find("] ") : why.find(": ", colon);
+            if (colon != std::string::npos) why = why.substr(colon + 2);
+            // nlohmann quotes the bytes it read, newlines included: keep the message one line.
+            std::string one_line;
+            for (char c : why) {
+                if (c == '\n')
+                    one_line += "\\n";
+                else if (c == '\r')
+                    one_line += "\\r";
+                else if (c == '\t')
+                    one_line += "\\t";
+                else
+                    one_line += c;
+            }
+            why = one_line;
+            metrics_fail(shown, line, at - line_start + 1, why);
+        }
+    }
+    if (!j.is_object() && !j.is_array()) {
+        metrics_fail(shown, 1, 1, "expected an object of metric names and values");
+    }
+    std::map<std::string, double> out;
+    flatten(j, "", out);
+    return out;
+}
+
+}  // namespace mlo::core
