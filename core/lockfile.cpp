@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
+
 #include "core/yaml_util.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/error.hpp"
@@ -39,21 +41,51 @@ std::vector<LockedPath> parse_paths(const YAML::Node& list, const fs::path& file
     return out;
 }
 
-void emit_paths(YAML::Emitter& out, const char* key, const std::vector<LockedPath>& paths) {
-    if (paths.empty()) return;
-    out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
-    for (const auto& p : paths) {
-        out << YAML::BeginMap;
-        out << YAML::Key << "path" << YAML::Value << p.path;
-        out << YAML::Key << "hash" << YAML::Value << ("sha256:" + to_hex(p.snap.digest));
-        out << YAML::Key << "size" << YAML::Value << p.snap.size;
-        if (p.snap.is_dir) {
-            out << YAML::Key << "kind" << YAML::Value << "dir";
-            out << YAML::Key << "files" << YAML::Value << p.snap.files;
-        }
-        out << YAML::EndMap;
+// mlo.lock is rewritten after every stage, so it is written by hand: yaml-cpp's emitter spends
+// most of its time deciding how to quote each string (quadratic in a 200-stage pipeline).
+// Strings that could read as anything but themselves are written as JSON strings, which are
+// valid YAML double-quoted scalars.
+bool plain_safe(const std::string& v) {
+    if (v.empty() || v.size() > 200) return false;
+    for (char ch : v) {
+        unsigned char u = static_cast<unsigned char>(ch);
+        if (!(std::isalnum(u) || ch == '_' || ch == '.' || ch == '/' || ch == '-' || ch == '@' ||
+              ch == '+'))
+            return false;
     }
-    out << YAML::EndSeq;
+    if (v[0] == '-' || v[0] == '.' || v[0] == '@') return false;
+    // Would read back as a number, a boolean or null.
+    return yaml_to_json(YAML::Node(v)).is_string();
+}
+
+void put_string(std::string& out, const std::string& v) {
+    if (plain_safe(v))
+        out += v;
+    else
+        out += nlohmann::json(v).dump();
+}
+
+void put_json(std::string& out, const nlohmann::json& j) {
+    if (j.is_string()) {
+        out += j.dump();  // always quoted: reads back as a string
+    } else {
+        out += j.dump();  // numbers, booleans, null, and lists/maps in JSON flow style
+    }
+}
+
+void emit_paths(std::string& out, const char* key, const std::vector<LockedPath>& paths) {
+    if (paths.empty()) return;
+    out += "    ";
+    out += key;
+    out += ":\n";
+    for (const auto& p : paths) {
+        out += "      - path: ";
+        put_string(out, p.path);
+        out += "\n        hash: sha256:" + to_hex(p.snap.digest);
+        out += "\n        size: " + std::to_string(p.snap.size) + "\n";
+        if (p.snap.is_dir)
+            out += "        kind: dir\n        files: " + std::to_string(p.snap.files) + "\n";
+    }
 }
 
 }  // namespace
@@ -102,36 +134,38 @@ LockFile LockFile::load(const Repository& repo) {
 }
 
 std::string LockFile::serialize() const {
-    YAML::Emitter out;
-    out << YAML::BeginMap;
-    out << YAML::Key << "schema" << YAML::Value << kSchema;
-    out << YAML::Key << "stages" << YAML::Value << YAML::BeginMap;
+    std::string out = "schema: ";
+    out += kSchema;
+    out += "\nstages:\n";
     for (const auto& [name, e] : stages) {
-        out << YAML::Key << name << YAML::Value << YAML::BeginMap;
-        out << YAML::Key << "cmd" << YAML::Value << e.cmd;
+        out += "  ";
+        put_string(out, name);
+        out += ":\n    cmd: ";
+        put_string(out, e.cmd);
+        out += "\n";
         emit_paths(out, "deps", e.deps);
         if (!e.params.empty()) {
-            out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
+            out += "    params:\n";
             for (const auto& [file, values] : e.params) {
-                out << YAML::Key << file << YAML::Value << YAML::BeginMap;
+                out += "      ";
+                put_string(out, file);
+                out += ":\n";
                 for (const auto& [key, value] : values) {
-                    out << YAML::Key << key << YAML::Value;
-                    emit_json(out, value);
+                    out += "        ";
+                    put_string(out, key);
+                    out += ": ";
+                    put_json(out, value);
+                    out += "\n";
                 }
-                out << YAML::EndMap;
             }
-            out << YAML::EndMap;
         }
         emit_paths(out, "outs", e.outs);
-        out << YAML::EndMap;
     }
-    out << YAML::EndMap << YAML::EndMap;
-    return std::string(out.c_str()) + "\n";
+    return out;
 }
 
-void LockFile::save(const Repository& repo) const {
-    write_file_atomic(repo.root() / kLockFile, serialize(),
-                      repo.config().fsync ? Sync::yes : Sync::no);
+void LockFile::save(const Repository& repo, Sync sync) const {
+    write_file_atomic(repo.root() / kLockFile, serialize(), sync);
 }
 
 }  // namespace mlo::core

@@ -29,6 +29,7 @@
 
 #include "core/repository.hpp"
 #include "core/snapshot.hpp"
+#include "storage/atomic_file.hpp"
 
 namespace mlo::core {
 
@@ -53,8 +54,8 @@ struct LockFile {
     static LockFile load(const Repository& repo);
     static LockFile parse(const std::string& text, const std::string& shown);
     std::string serialize() const;
-    // Writes atomically (temporary file and rename).
-    void save(const Repository& repo) const;
+    // Writes atomically (temporary file and rename); `sync` also flushes it to disk.
+    void save(const Repository& repo, Sync sync) const;
 };
 
 }  // namespace mlo::core

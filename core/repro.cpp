@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -128,6 +130,7 @@ Check check_stage(Repository& repo, const Pipeline& p, const Stage& s, const Loc
     std::map<std::string, const Snapshot*> locked_deps;
     for (const auto& d : e.deps)
         locked_deps[d.path] = &d.snap;
+    std::set<std::string> used;  // a path listed twice is one dependency
     for (const auto& d : c.deps) {
         auto l = locked_deps.find(d.path);
         if (!d.snap.exists) {
@@ -137,10 +140,10 @@ Check check_stage(Repository& repo, const Pipeline& p, const Stage& s, const Loc
         } else if (l->second->digest != d.snap.digest) {
             c.reasons.push_back("dependency " + quote(d.path) + " changed");
         }
-        if (l != locked_deps.end()) locked_deps.erase(l);
+        used.insert(d.path);
     }
     for (const auto& [path, snap] : locked_deps)
-        c.reasons.push_back("dependency " + quote(path) + " dropped");
+        if (!used.count(path)) c.reasons.push_back("dependency " + quote(path) + " dropped");
     // Outputs.
     std::map<std::string, const Snapshot*> locked_outs;
     for (const auto& o : e.outs)
@@ -207,7 +210,6 @@ struct Child {
 };
 
 Child spawn(const std::string& cmd, const fs::path& cwd, const std::vector<std::string>& env) {
-    // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
     std::vector<std::string> env_strings;
     for (char** e = environ; *e; ++e) {
         std::string_view v = *e;
@@ -223,39 +225,47 @@ Child spawn(const std::string& cmd, const fs::path& cwd, const std::vector<std::
         envp.push_back(e.data());
     envp.push_back(nullptr);
     const std::string dir = cwd.string();
+    std::error_code ec;
+    if (!fs::is_directory(cwd, ec))
+        throw Error("the working directory " + quote(dir) + " does not exist");
+
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("cannot create a pipe");
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        int err = errno;
-        ::close(fds[0]);
-        ::close(fds[1]);
-        throw_errno("cannot start a process", err);
-    }
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        // Default signal handling for the command, whatever mlo installed.
-        ::signal(SIGINT, SIG_DFL);
-        ::signal(SIGTERM, SIG_DFL);
-        ::signal(SIGPIPE, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0) ::dup2(devnull, 0);
-        ::dup2(fds[1], 1);
-        ::dup2(fds[1], 2);
-        if (::chdir(dir.c_str()) != 0) {
-            const char msg[] = "mlo: error: cannot enter the stage's working directory\n";
-            (void)!::write(2, msg, sizeof msg - 1);
-            ::_exit(127);
-        }
-        const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
-        ::execve("/bin/sh", const_cast<char* const*>(argv), envp.data());
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);  // also here, so the group exists before we might signal it
+    // posix_spawn (a vfork in glibc): no copy of mlo's address space per stage, and nothing
+    // runs in the child between the fork and the exec but these file actions and attributes.
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addchdir_np(&fa, dir.c_str());
+    // Its own process group (so an interrupt can stop the whole command), default signal
+    // handling and no blocked signals, whatever mlo set up for itself.
+    sigset_t defaults, none;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGQUIT);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
+    pid_t pid = -1;
+    int rc =
+        ::posix_spawn(&pid, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     ::close(fds[1]);
+    if (rc != 0) {
+        ::close(fds[0]);
+        throw_errno("cannot start /bin/sh", rc);
+    }
     return Child{pid, fds[0]};
 }
 
@@ -367,10 +377,12 @@ public:
         if (!opt_.dry_run) {
             std::lock_guard<std::mutex> g(db_mu_);
             runs_->reap_stale();
-            git_ = read_git_state(repo_.root());
         }
         schedule();
         repo_.stat_cache().flush();
+        // Stored outputs, logs and mlo.lock reach the disk together: one syncfs for the whole
+        // run instead of an fsync per stage (core.fsync: false skips it).
+        if (lock_written_ && repo_.config().fsync) repo_.store().sync();
         check_interrupted();
         return std::move(result_);
     }
@@ -416,7 +428,9 @@ private:
     LockFile lock_;
     std::optional<RunStore> runs_;
     GitState git_;
+    bool git_read_ = false;
     ReproResult result_;
+    bool lock_written_ = false;
 
     std::mutex mu_;  // guards the scheduling state, lock_, result_ and the callbacks
     std::condition_variable cv_;
@@ -459,9 +473,36 @@ private:
             state[i] = State::pending;
         std::set<size_t> will_run;  // dry run: stages that would run
         bool stop = false;          // a failure without --keep-going, or an interrupt
-        size_t running = 0;
-        std::vector<std::thread> threads;
+        size_t running = 0;         // queued or executing
         const unsigned jobs = std::max(1u, opt_.jobs);
+        // A pool of `jobs` workers takes ready stages from the queue.
+        std::deque<std::pair<size_t, std::vector<std::string>>> queue;
+        bool finished = false;
+        auto worker = [&] {
+            std::unique_lock<std::mutex> wl(mu_);
+            for (;;) {
+                cv_.wait(wl, [&] { return finished || !queue.empty(); });
+                if (queue.empty()) return;
+                auto [i, upstream_runs] = std::move(queue.front());
+                queue.pop_front();
+                wl.unlock();
+                StageReport r = execute(pipeline_.stages[i], upstream_runs);
+                wl.lock();
+                bool good = r.result != StageResult::failed &&
+                            r.result != StageResult::interrupted &&
+                            r.result != StageResult::skipped;
+                state[i] = good ? State::ok : State::bad;
+                if (r.result == StageResult::would_run) will_run.insert(i);
+                if (!good && !opt_.keep_going) stop = true;
+                if (r.result == StageResult::interrupted) stop = true;
+                --running;
+                finish_report(std::move(r));
+                cv_.notify_all();
+            }
+        };
+        std::vector<std::thread> threads;
+        for (unsigned k = 0; k < jobs; ++k)
+            threads.emplace_back(worker);
 
         std::unique_lock<std::mutex> lk(mu_);
         for (;;) {
@@ -495,20 +536,8 @@ private:
                 std::vector<std::string> upstream_runs;
                 for (size_t u : dag_.upstream[i])
                     if (will_run.count(u)) upstream_runs.push_back(pipeline_.stages[u].name);
-                threads.emplace_back([this, i, upstream_runs, &state, &running, &will_run, &stop] {
-                    StageReport r = execute(pipeline_.stages[i], upstream_runs);
-                    std::lock_guard<std::mutex> g(mu_);
-                    bool good = r.result != StageResult::failed &&
-                                r.result != StageResult::interrupted &&
-                                r.result != StageResult::skipped;
-                    state[i] = good ? State::ok : State::bad;
-                    if (r.result == StageResult::would_run) will_run.insert(i);
-                    if (!good && !opt_.keep_going) stop = true;
-                    if (r.result == StageResult::interrupted) stop = true;
-                    --running;
-                    finish_report(std::move(r));
-                    cv_.notify_all();
-                });
+                queue.emplace_back(i, std::move(upstream_runs));
+                cv_.notify_all();
             }
             bool pending_left = std::any_of(state.begin(), state.end(), [](const auto& kv) {
                 return kv.second == State::pending;
@@ -516,6 +545,8 @@ private:
             if (!pending_left && running == 0) break;
             if (!progressed) cv_.wait_for(lk, std::chrono::milliseconds(100));
         }
+        finished = true;
+        cv_.notify_all();
         lk.unlock();
         for (auto& t : threads)
             t.join();
@@ -542,10 +573,11 @@ private:
         };
         try {
             if (s.frozen) return done(StageResult::frozen);
-            LockFile lock_now;
+            LockFile lock_now;  // this stage's entry only: copying the whole lock is quadratic
             {
                 std::lock_guard<std::mutex> g(mu_);
-                lock_now = lock_;
+                auto it = lock_.stages.find(s.name);
+                if (it != lock_.stages.end()) lock_now.stages.insert(*it);
             }
             Check c = check_stage(repo_, pipeline_, s, lock_now, started_);
             r.reasons = c.reasons;
@@ -582,7 +614,15 @@ private:
         run.params = pipeline_.values_for(s);
         run.started_ns = now_ns();
         run.host = hostname();
-        run.git = git_;
+        {
+            // Read once, when the first stage runs: a run with nothing to do never loads git.
+            std::lock_guard<std::mutex> g(db_mu_);
+            if (!git_read_) {
+                git_ = read_git_state(repo_.root());
+                git_read_ = true;
+            }
+            run.git = git_;
+        }
         run.cache_key = key;
         for (const auto& d : c.deps)
             if (d.snap.exists) run.inputs.push_back(artifact_of(d));
@@ -737,7 +777,9 @@ private:
         std::lock_guard<std::mutex> g(mu_);
         lock_.stages[s.name] = std::move(e);
         // Entries of stages no longer in mlo.yaml stay: another branch may still use them.
-        lock_.save(repo_);
+        // Atomic (a crash leaves the old or the new file), flushed once at the end of repro.
+        lock_.save(repo_, Sync::no);
+        lock_written_ = true;
     }
 };
 

@@ -98,24 +98,4 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
     }
 }
 
-void emit_json(YAML::Emitter& out, const nlohmann::json& j) {
-    if (j.is_object()) {
-        out << YAML::BeginMap;
-        for (const auto& [k, v] : j.items()) {
-            out << YAML::Key << k << YAML::Value;
-            emit_json(out, v);
-        }
-        out << YAML::EndMap;
-    } else if (j.is_array()) {
-        out << YAML::Flow << YAML::BeginSeq;
-        for (const auto& v : j)
-            emit_json(out, v);
-        out << YAML::EndSeq;
-    } else if (j.is_string()) {
-        out << YAML::DoubleQuoted << j.get<std::string>();
-    } else {
-        out << j.dump();  // number, bool, null: plain, read back typed
-    }
-}
-
 }  // namespace mlo::core

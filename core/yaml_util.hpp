@@ -23,7 +23,5 @@ bool as_bool(const YAML::Node& n, const fs::path& file, const std::string& key);
 // YAML to JSON with typed scalars: a plain scalar that reads as an integer, a float, true/false
 // or null becomes that; anything else, and every quoted scalar, is a string.
 nlohmann::json yaml_to_json(const YAML::Node& n);
-// JSON to YAML for emitting: strings are always double-quoted, so they read back as strings.
-void emit_json(YAML::Emitter& out, const nlohmann::json& j);
 
 }  // namespace mlo::core

@@ -9,7 +9,7 @@ packages=(
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libyaml-cpp-dev catch2
   libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   # tests and benchmarks
-  git python3 util-linux time coreutils
+  git python3 util-linux time coreutils make mawk
 )
 
 missing=()
