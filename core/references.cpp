@@ -1,5 +1,6 @@
 #include "core/references.hpp"
 
+#include "core/lockfile.hpp"
 #include "storage/manifest.hpp"
 
 namespace mlo::core {
@@ -17,6 +18,22 @@ References collect_references(Repository& repo, const std::vector<Pointer>& poin
         Manifest m = Manifest::parse(text, to_hex(p.digest));
         for (const auto& e : m.entries())
             refs.objects.emplace(to_hex(e.digest), p.rel + "/" + e.path);
+    }
+    // mlo.lock keeps the current version of every stage's outputs and dependencies, as a
+    // pointer file would. (A cache: false output was never stored; nothing to keep then.)
+    LockFile lock = LockFile::load(repo);
+    for (const auto& [stage, entry] : lock.stages) {
+        for (const auto* list : {&entry.deps, &entry.outs}) {
+            for (const auto& lp : *list) {
+                refs.objects.emplace(to_hex(lp.snap.digest), lp.path);
+                if (!lp.snap.is_dir) continue;
+                std::string text;
+                if (!read_file_if_exists(repo.store().path_of(lp.snap.digest), text)) continue;
+                Manifest m = Manifest::parse(text, to_hex(lp.snap.digest));
+                for (const auto& e : m.entries())
+                    refs.objects.emplace(to_hex(e.digest), lp.path + "/" + e.path);
+            }
+        }
     }
     return refs;
 }

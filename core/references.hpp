@@ -9,8 +9,9 @@
 
 namespace mlo::core {
 
-// The objects the workspace's pointer files keep alive: each pointer's object and, for a
-// directory, every file its manifest names. Maps object id (hex) to one path that uses it.
+// The objects the workspace keeps alive: each pointer file's object and, for a directory,
+// every file its manifest names; and the same for every dependency and output recorded in
+// mlo.lock. Maps object id (hex) to one path that uses it.
 struct References {
     std::map<std::string, std::string> objects;
     // Directory pointers whose manifest is not in the store: what they reference is unknown.

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.bash"
 require_tools python3 sha256sum
 
-COMMANDS="init add status checkout diff ls gc fsck"
+COMMANDS="init add status checkout diff ls gc fsck dag repro train evaluate runs lineage"
 
 # A small repository with one tracked directory and one tracked file.
 tracked_repo() {

@@ -435,4 +435,17 @@ test_status_shows_stage_states() {
     assert_eq "changed" "$(json_get '[s["state"] for s in j["stages"] if s["stage"] == "train"][0]')"
 }
 
+test_gc_keeps_what_mlo_lock_names() {
+    churn_repo
+    ok mlo repro
+    local model
+    model=$(digest models/churn.txt)
+    ok mlo gc
+    assert_file_exists ".mlo/objects/${model:0:2}/${model:2}"
+    rm -rf models prepared metrics.json
+    ok mlo repro
+    assert_eq "1 1 1" "$(counts)" "runs after deleting the outputs (restored, not rerun)"
+    assert_eq "$model" "$(digest models/churn.txt)" "restored model"
+}
+
 run_tests
