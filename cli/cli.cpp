@@ -43,19 +43,43 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     return prev[b.size()];
 }
 
-// The first word that is not an option (or -C's value): the command the user meant.
-const char* find_command_word(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
+// The index of the first word from argv[from] on that is not an option (or -C's value): the
+// command (or subcommand) the user meant; 0 when there is none.
+int find_command_word(int argc, char** argv, int from) {
+    for (int i = from; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--") return nullptr;
+        if (a == "--") return 0;
         if (a == "-C") {
             ++i;
             continue;
         }
         if (!a.empty() && a[0] == '-') continue;
-        return argv[i];
+        return i;
     }
-    return nullptr;
+    return 0;
+}
+
+// Prints "unknown command 'X'" with the nearest of `known` (edit distance up to 2) and returns
+// true, or returns false when `word` is one of them.
+bool reject_unknown(const std::string& word, const std::vector<std::string>& known,
+                    const std::string& prefix) {
+    std::string best;
+    size_t best_d = 3;  // suggest only near misses
+    for (const auto& k : known) {
+        if (k == word) return false;
+        size_t d = edit_distance(word, k);
+        if (d < best_d) {
+            best_d = d;
+            best = k;
+        }
+    }
+    std::string help = prefix.empty() ? "mlo --help" : "mlo " + prefix + " --help";
+    std::string shown = prefix.empty() ? word : prefix + " " + word;
+    print_error("unknown command " + quote(shown) +
+                (best.empty() ? " (see " + quote(help) + ")"
+                              : " (did you mean " +
+                                    quote(prefix.empty() ? best : prefix + " " + best) + "?)"));
+    return true;
 }
 
 std::string lower_first(std::string s) {
@@ -81,25 +105,11 @@ int run(int argc, char** argv) {
     install_interrupt_handlers();
     const auto& table = command_table();
 
-    if (const char* word = find_command_word(argc, argv)) {
-        bool known = std::any_of(table.begin(), table.end(),
-                                 [&](const CommandSpec& c) { return word == std::string(c.name); });
-        if (!known) {
-            std::string best;
-            size_t best_d = 3;  // suggest only near misses
-            for (const auto& c : table) {
-                size_t d = edit_distance(word, c.name);
-                if (d < best_d) {
-                    best_d = d;
-                    best = c.name;
-                }
-            }
-            print_error(
-                "unknown command " + quote(word) +
-                (best.empty() ? " (see 'mlo --help')" : " (did you mean " + quote(best) + "?)"));
-            return kExitUsage;
-        }
-    }
+    std::vector<std::string> names;
+    for (const auto& c : table)
+        names.push_back(c.name);
+    const int word = find_command_word(argc, argv, 1);
+    if (word > 0 && reject_unknown(argv[word], names, "")) return kExitUsage;
 
     Context ctx;
     CLI::App app("mlo: version data, run pipelines, track experiments, serve and monitor models",
@@ -119,8 +129,34 @@ int run(int argc, char** argv) {
     for (const auto& spec : table) {
         commands.push_back(spec.make());
         CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
+        if (!*spec.summary) sub->group("");  // internal: not listed by --help
         commands.back()->setup(*sub);
         subs.push_back(sub);
+    }
+
+    // A command with subcommands of its own (`model list`): an unknown word after it is
+    // answered the same way.
+    if (word > 0) {
+        auto it = std::find(names.begin(), names.end(), std::string(argv[word]));
+        auto nested =
+            subs[size_t(it - names.begin())]->get_subcommands([](CLI::App*) { return true; });
+        std::vector<std::string> sub_names;
+        for (const CLI::App* n : nested)
+            sub_names.push_back(n->get_name());
+        int sub_word = nested.empty() ? 0 : find_command_word(argc, argv, word + 1);
+        if (sub_word > 0 && reject_unknown(argv[sub_word], sub_names, argv[word]))
+            return kExitUsage;
+        bool wants_help = std::any_of(argv + 1, argv + argc, [](const char* a) {
+            return std::string(a) == "-h" || std::string(a) == "--help";
+        });
+        if (!nested.empty() && sub_word == 0 && !wants_help) {
+            std::string list;
+            for (const auto& n : sub_names)
+                list += (list.empty() ? "" : ", ") + n;
+            print_error("no subcommand given for " + quote(argv[word]) + " (one of " + list +
+                        "; see " + quote("mlo " + std::string(argv[word]) + " --help") + ")");
+            return kExitUsage;
+        }
     }
 
     try {

@@ -1,10 +1,11 @@
-// mlo lineage PATH|OBJECT-ID: which runs, on which code and parameters, from which inputs,
-// produced an artifact.
+// mlo lineage PATH|OBJECT-ID|MODEL-REF: which runs, on which code and parameters, from which
+// inputs, produced an artifact.
 
 #include <cctype>
 
 #include "cli/commands.hpp"
 #include "core/pointer.hpp"
+#include "core/registry.hpp"
 #include "core/runs.hpp"
 #include "storage/error.hpp"
 
@@ -100,10 +101,13 @@ class Lineage : public Command {
 public:
     void setup(CLI::App& app) override {
         app.add_option("target", target_,
-                       "A tracked or recorded path, or an object id (64 hex digits, "
-                       "'sha256:<hex>', or a unique prefix of at least 8 digits)")
+                       "A tracked or recorded path, an object id (64 hex digits, "
+                       "'sha256:<hex>', or a unique prefix of at least 8 digits), or a registered "
+                       "model version (NAME:VERSION, NAME@ALIAS, or NAME for the latest). A path "
+                       "that exists (or has a pointer file) wins over a model reference, and a "
+                       "registered model's NAME wins over an object id or a recorded path")
             ->required()
-            ->type_name("PATH|OBJECT-ID");
+            ->type_name("PATH|OBJECT-ID|MODEL-REF");
         app.add_option("--depth", depth_, "Follow at most this many levels of inputs")
             ->type_name("N");
     }
@@ -155,7 +159,33 @@ private:
         return by_digest(runs, found.front());
     }
 
+    // A registry reference, unless a path of that name exists or has a pointer file. A bare NAME
+    // is a model only when such a model is registered (else it is a path or an object id).
+    std::optional<core::Artifact> as_model(core::Repository& repo) const {
+        auto ref = core::parse_model_ref(target_);
+        if (!ref) return std::nullopt;
+        try {
+            fs::path abs = repo.resolve_arg(target_);
+            std::error_code ec;
+            if (fs::exists(fs::symlink_status(abs, ec)) ||
+                fs::exists(core::pointer_file_for(abs), ec))
+                return std::nullopt;
+        } catch (const Error&) {
+            // Not a usable path at all: a reference it is.
+        }
+        core::Registry registry(repo.db());
+        if (!ref->version && ref->alias.empty() && !registry.has_model(ref->name))
+            return std::nullopt;
+        try {
+            core::ModelVersion v = registry.resolve(*ref);
+            return core::Artifact{v.source_path, v.object, v.size, v.is_dir};
+        } catch (const Error& e) {
+            throw Error("cannot show the lineage of " + quote(target_) + ": " + e.what());
+        }
+    }
+
     core::Artifact resolve(core::Repository& repo, core::RunStore& runs) const {
+        if (auto a = as_model(repo)) return *a;
         if (auto a = as_object(repo, runs)) return *a;
         fs::path abs = repo.resolve_arg(target_);
         std::string rel = repo.rel(abs);

@@ -1,7 +1,10 @@
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "core/repro.hpp"
+#include "core/train.hpp"
 #include "storage/error.hpp"
 
 namespace mlo::cli {
@@ -46,12 +49,24 @@ public:
                      "be restored");
         app.add_flag("--no-wait", no_wait_,
                      "Fail at once if another repro runs in this repository, instead of waiting");
+        if (role_ == "train")
+            app.add_flag("--no-register", no_register_,
+                         "Do not check the gate or register the model of mlo.yaml's 'model:'");
     }
 
     int run(Context& ctx) override {
         core::ReproOptions opt;
+        std::optional<core::Pipeline> pipeline;
+        bool gate = false;
         if (!role_.empty()) {
-            opt.targets = core::stages_with_role(core::load_pipeline(ctx.repo()), role_);
+            pipeline = core::load_pipeline(ctx.repo());
+            opt.targets = core::stages_with_role(*pipeline, role_);
+            // Training ends with the model's gate: the evaluation it reads runs too.
+            gate = role_ == "train" && !no_register_ && pipeline->model.is_object();
+            if (gate)
+                for (const auto& s : core::gate_stages(*pipeline))
+                    if (std::find(opt.targets.begin(), opt.targets.end(), s) == opt.targets.end())
+                        opt.targets.push_back(s);
         } else {
             opt.targets = targets_;
         }
@@ -118,13 +133,42 @@ public:
             }
         };
         core::ReproResult res = core::repro(ctx.repo(), opt);
+        std::optional<core::GateOutcome> outcome;
+        if (gate && !res.failed && !dry_run_)
+            outcome = core::apply_model_gate(ctx.repo(), *pipeline);
+        if (outcome && !json) report_gate(ctx, *outcome);
         if (json) {
             nlohmann::json list = nlohmann::json::array();
             for (const auto& r : res.stages)
                 list.push_back(report_json(r));
-            ctx.emit({{"stages", list}, {"failed", res.failed}});
+            nlohmann::json doc = {{"stages", list}, {"failed", res.failed}};
+            if (gate) doc["model"] = outcome ? outcome->to_json() : nlohmann::json(nullptr);
+            ctx.emit(doc);
         }
-        return res.failed ? 2 : 0;
+        if (res.failed) return 2;
+        return outcome && !outcome->holds ? 1 : 0;
+    }
+
+    static void report_gate(Context& ctx, const core::GateOutcome& g) {
+        if (!g.holds) {
+            std::string why;
+            for (const auto& f : g.failed)
+                why += (why.empty() ? "" : "; ") + f;
+            std::cerr << "mlo: gate not met for model " << quote(g.model) << ": " << why
+                      << " (not registered)\n";
+            return;
+        }
+        if (ctx.g.quiet) return;
+        if (!g.gate.empty()) ctx.out() << "gate passed: " << g.gate << '\n';
+        const core::ModelVersion& v = *g.registered;
+        if (g.created) {
+            ctx.out() << "registered " << v.name << " version " << v.version << " (object "
+                      << short_hash(v.object) << ")\n";
+        } else {
+            ctx.out() << v.name << " version " << v.version << " already has this model\n";
+        }
+        if (!g.alias_set.empty())
+            ctx.out() << v.name << "@" << g.alias_set << " -> version " << v.version << '\n';
     }
 
 private:
@@ -132,7 +176,7 @@ private:
     std::vector<std::string> targets_;
     unsigned jobs_ = 1;
     bool force_ = false, dry_run_ = false, keep_going_ = false, no_run_cache_ = false,
-         no_wait_ = false;
+         no_wait_ = false, no_register_ = false;
 };
 
 }  // namespace

@@ -12,23 +12,9 @@ namespace mlo::cli {
 
 namespace {
 
-std::string local_time(int64_t ns) {
-    std::time_t t = std::time_t(ns / 1000000000);
-    struct tm tm {};
-    localtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return buf;
-}
-
-nlohmann::json iso_utc(int64_t ns) {
-    if (ns == 0) return nullptr;
-    std::time_t t = std::time_t(ns / 1000000000);
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+// null while a run has not ended.
+nlohmann::json time_or_null(int64_t ns) {
+    return ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(iso_utc(ns));
 }
 
 std::string duration(const core::Run& r) {
@@ -86,7 +72,7 @@ nlohmann::json run_json(const core::Run& r) {
         {"exit_code", r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json(nullptr)},
         {"started", iso_utc(r.started_ns)},
         {"started_ns", r.started_ns},
-        {"ended", iso_utc(r.ended_ns)},
+        {"ended", time_or_null(r.ended_ns)},
         {"ended_ns", r.ended_ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(r.ended_ns)},
         {"host", r.host},
         {"user", r.user},
@@ -205,21 +191,7 @@ public:
                             r.exit_code ? std::to_string(*r.exit_code) : "-",
                             local_time(r.started_ns), duration(r), git_short(r.git), metrics});
         }
-        std::vector<size_t> width(rows.front().size(), 0);
-        for (const auto& row : rows) {
-            for (size_t i = 0; i < row.size(); ++i)
-                width[i] = std::max(width[i], row[i].size());
-        }
-        for (const auto& row : rows) {
-            std::string line;
-            for (size_t i = 0; i < row.size(); ++i) {
-                line += row[i];
-                if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-            }
-            while (!line.empty() && line.back() == ' ')
-                line.pop_back();
-            ctx.out() << line << '\n';
-        }
+        print_table(ctx.out(), rows);
         return 0;
     }
 

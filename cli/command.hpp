@@ -83,6 +83,8 @@ CLI::Option* add_paths_option(CLI::App& app, std::vector<std::string>& paths,
 std::vector<std::string> protect_arguments(int argc, char** argv);
 
 std::string human_size(uint64_t bytes);
+// Rows of cells (the first one the header) as left-aligned columns two spaces apart.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 std::string short_hash(const Digest& d);
 
 }  // namespace mlo::cli

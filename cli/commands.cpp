@@ -26,8 +26,14 @@ const std::vector<CommandSpec>& command_table() {
          Needs::repository, make_dag},
         {"runs", "List recorded runs, newest first, or show one (--id)", Needs::database,
          make_runs},
-        {"lineage", "Show which runs and inputs produced a file or object", Needs::database,
-         make_lineage},
+        {"lineage", "Show which runs and inputs produced a file, object or model version",
+         Needs::database, make_lineage},
+        {"model", "Register model versions, move aliases (promote, rollback), show history",
+         Needs::database, make_model},
+        {"predict", "Score a CSV file with a built-in model (a file or a registry reference)",
+         Needs::nothing, make_predict},
+        // Runs a built-in stage for repro; hidden from --help (empty summary).
+        {"__builtin", "", Needs::nothing, make_builtin},
     };
     return table;
 }

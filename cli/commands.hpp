@@ -20,5 +20,8 @@ std::unique_ptr<Command> make_evaluate();
 std::unique_ptr<Command> make_dag();
 std::unique_ptr<Command> make_runs();
 std::unique_ptr<Command> make_lineage();
+std::unique_ptr<Command> make_model();
+std::unique_ptr<Command> make_predict();
+std::unique_ptr<Command> make_builtin();
 
 }  // namespace mlo::cli

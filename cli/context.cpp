@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -134,6 +135,24 @@ std::string human_size(uint64_t bytes) {
 
 std::string short_hash(const Digest& d) {
     return to_hex(d).substr(0, 12);
+}
+
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<size_t> width(rows.front().size(), 0);
+    for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i)
+            width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : rows) {
+        std::string line;
+        for (size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        out << line << '\n';
+    }
 }
 
 }  // namespace mlo::cli

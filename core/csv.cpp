@@ -566,6 +566,7 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
     std::vector<bool> forced(ncols, false);
     for (const std::string& name : options.force_categorical) {
         auto it = std::find(names.begin(), names.end(), name);
+        if (it == names.end() && options.force_if_present) continue;
         if (it == names.end())
             throw Error("cannot read " + shown + ": no column " + quote(name) +
                         " to read as categorical");

@@ -70,6 +70,9 @@ struct CsvOptions {
     // Columns read as categorical whatever their values look like (ids, zip codes). A name the
     // header does not have is an error.
     std::vector<std::string> force_categorical;
+    // true: a name in force_categorical that the header lacks is ignored (the caller checks
+    // for the columns it needs and says why it needs them).
+    bool force_if_present = false;
     // Worker threads; 0 = all cores. Small inputs are parsed on the calling thread.
     unsigned jobs = 0;
 };

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <set>
 
+#include "core/builtin.hpp"
+#include "core/expr.hpp"
 #include "core/params.hpp"
+#include "core/registry.hpp"
 #include "storage/error.hpp"
 #include "storage/fs.hpp"
 
@@ -119,6 +122,8 @@ private:
                    const Node& value);
     void parse_outs(const Node& v, const std::string& what, bool metric, Ctx& c);
     bool parse_flag(const Node& v, const std::string& what, Ctx& c);
+    void check_builtin(Stage& s, const Node& key, const Node& spec);
+    std::string check_model(const Node& key, const Node& v);
 };
 
 Pipeline Parser::parse(const std::string& text) {
@@ -165,7 +170,10 @@ Pipeline Parser::parse(const std::string& text) {
         auto it = top.find(k);
         if (it == top.end()) continue;
         nlohmann::json j = node_to_json(it->second.second);
-        if (std::string(k) == "model") p_.model = j;
+        if (std::string(k) == "model") {
+            j["path"] = check_model(it->second.first, it->second.second);
+            p_.model = j;
+        }
         if (std::string(k) == "deploy") p_.deploy = j;
         if (std::string(k) == "monitor") p_.monitor = j;
         if (std::string(k) == "retrain") p_.retrain = j;
@@ -685,6 +693,8 @@ void Parser::add_stage(const Body& body, Stage s, const std::vector<Local>& loca
                                 " must be 'train' or 'evaluate', not " + quote(s.role));
     }
 
+    if (builtin) check_builtin(s, builtin->first, builtin->second);
+
     std::stable_sort(s.params.begin(), s.params.end(), [](const ParamRef& a, const ParamRef& b) {
         return std::tie(a.file, a.key) < std::tie(b.file, b.key);
     });
@@ -697,6 +707,88 @@ void Parser::add_stage(const Body& body, Stage s, const std::vector<Local>& loca
 }
 
 }  // namespace
+
+// model: {name: churn, path: models/churn.json, gate: "accuracy >= 0.8", alias: champion}
+std::string Parser::check_model(const Node& key, const Node& v) {
+    if (!v.IsMap()) fail(v.IsNull() ? key : v, "'model' must be a mapping with 'name' and 'path'");
+    bool has_name = false, has_path = false;
+    std::string path;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        std::string k = it->first.IsScalar() ? it->first.Scalar() : YAML::Dump(it->first);
+        const Node val = it->second;
+        if (k != "name" && k != "path" && k != "gate" && k != "alias")
+            fail(it->first,
+                 "unknown key " + quote(k) + " in 'model' (use name, path, gate, alias)");
+        if (!val.IsScalar() || val.Scalar().empty())
+            fail(val.IsDefined() && !val.IsNull() ? val : it->first,
+                 "'model." + k + "' must be a non-empty string");
+        const std::string text = val.Scalar();
+        if (k == "name") {
+            has_name = true;
+            if (!valid_model_name(text))
+                fail(val, "'model.name' " + quote(text) +
+                              " is not a valid model name (letters, digits, '_', '.', '-'; at "
+                              "most 64)");
+        } else if (k == "path") {
+            has_path = true;
+            path = norm_path(text, "", val, "", false);
+        } else if (k == "alias") {
+            if (!valid_alias(text))
+                fail(val, "'model.alias' " + quote(text) + " is not a valid alias");
+        } else if (k == "gate") {
+            try {
+                Expression::parse(text, "gate");
+            } catch (const Error& e) {
+                fail(val, std::string("invalid 'model.gate': ") + e.what());
+            }
+        }
+    }
+    if (!has_name) fail(key, "'model' needs 'name' (the registered model's name)");
+    if (!has_path) fail(key, "'model' needs 'path' (the model file the pipeline writes)");
+    return path;
+}
+
+// A built-in stage: its mapping is valid, its inputs are dependencies, and it has the one
+// output it writes (core/builtin.hpp).
+void Parser::check_builtin(Stage& s, const Node& key, const Node& spec) {
+    const std::string& name = s.name;
+    auto node_of = [&](const std::string& k, bool want_value) -> Node {
+        for (auto it = spec.begin(); it != spec.end(); ++it)
+            if (it->first.IsScalar() && it->first.Scalar() == k)
+                return want_value ? it->second : it->first;
+        return key;
+    };
+    if (auto problem = check_builtin_spec(s.builtin)) {
+        const auto& [k, why] = *problem;
+        bool unknown_key = why.rfind("unknown key", 0) == 0;
+        fail(k.empty() ? key : node_of(k, !unknown_key),
+             "'builtin' of stage " + quote(name) + ": " + why);
+    }
+    for (const char* k : {"data", "evaluate"}) {
+        if (!s.builtin.contains(k)) continue;
+        Node at = node_of(k, true);
+        DepSpec dep;
+        dep.path = norm_path(s.builtin[k].get<std::string>(), s.wdir, at, name, false);
+        dep.pos = pos(at);
+        bool listed = std::any_of(s.deps.begin(), s.deps.end(),
+                                  [&](const DepSpec& d) { return d.path == dep.path; });
+        if (!listed) s.deps.push_back(dep);
+    }
+    size_t outs = 0, metrics = 0;
+    for (const auto& o : s.outs)
+        (o.metric ? metrics : outs)++;
+    if (is_learner_spec(s.builtin)) {
+        if (outs != 1)
+            fail(key, "built-in learner stage " + quote(name) +
+                          " needs exactly one entry under 'outs' (the model file it writes), not " +
+                          std::to_string(outs));
+    } else {
+        if (metrics != 1 || outs != 0)
+            fail(key, "built-in evaluation stage " + quote(name) +
+                          " needs exactly one entry under 'metrics' (the file it writes) and "
+                          "nothing under 'outs'");
+    }
+}
 
 Pipeline parse_pipeline(const std::string& text, const std::map<std::string, std::string>& params,
                         const std::string& file) {

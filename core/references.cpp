@@ -1,6 +1,7 @@
 #include "core/references.hpp"
 
 #include "core/lockfile.hpp"
+#include "core/registry.hpp"
 #include "storage/manifest.hpp"
 
 namespace mlo::core {
@@ -34,6 +35,20 @@ References collect_references(Repository& repo, const std::vector<Pointer>& poin
                     refs.objects.emplace(to_hex(e.digest), lp.path + "/" + e.path);
             }
         }
+    }
+    // Every registered model version stays, pointer or not: the registry is what `deploy` and
+    // `rollback` restore from. A directory version whose manifest is missing is skipped as in
+    // mlo.lock (its files cannot be named; fsck reports the manifest as missing).
+    Registry registry(repo.db());
+    for (const ModelVersion& v : registry.all_versions()) {
+        std::string ref = v.name + ":" + std::to_string(v.version);
+        refs.objects.emplace(to_hex(v.object), ref);
+        if (!v.is_dir) continue;
+        std::string text;
+        if (!read_file_if_exists(repo.store().path_of(v.object), text)) continue;
+        Manifest m = Manifest::parse(text, to_hex(v.object));
+        for (const auto& e : m.entries())
+            refs.objects.emplace(to_hex(e.digest), ref + "/" + e.path);
     }
     return refs;
 }

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "core/builtin.hpp"
 #include "core/dag.hpp"
 #include "core/lockfile.hpp"
 #include "core/pointer.hpp"
@@ -586,9 +587,6 @@ private:
             if (r.reasons.empty() && !opt_.force) return done(StageResult::up_to_date);
             if (r.reasons.empty()) r.reasons.push_back("forced");
             if (opt_.dry_run) return done(StageResult::would_run);
-            if (s.cmd.empty())
-                throw Error("stage " + quote(s.name) +
-                            ": built-in stages are not available in this version of mlo");
             const std::string key = cache_key(s, c);
             if (opt_.run_cache && !opt_.force && try_restore(s, c, key, r))
                 return done(StageResult::restored);
@@ -701,7 +699,10 @@ private:
         int status = 0;
         std::string failure;
         try {
-            Child child = spawn(s.cmd, repo_.abs(s.wdir),
+            const std::string cmd =
+                s.cmd.empty() ? builtin_command_line(builtin_job(repo_, pipeline_, s, c.deps))
+                              : s.cmd;
+            Child child = spawn(cmd, repo_.abs(s.wdir),
                                 {"MLO_RUN_ID=" + run.id, "MLO_STAGE=" + s.name,
                                  "MLO_REPO=" + repo_.root().string()});
             status = supervise(
@@ -729,6 +730,17 @@ private:
                 r.exit_code = run.exit_code;
                 if (failure.empty())
                     failure = "command failed with exit code " + std::to_string(*run.exit_code);
+                // A built-in stage's own error says more than its exit code.
+                if (s.cmd.empty()) {
+                    const std::string tag = "mlo: error: ";
+                    size_t at = log.rfind(tag);
+                    if (at != std::string::npos) {
+                        size_t end = log.find('\n', at);
+                        failure = log.substr(at + tag.size(), end == std::string::npos
+                                                                  ? std::string::npos
+                                                                  : end - at - tag.size());
+                    }
+                }
             } else if (WIFSIGNALED(status)) {
                 failure = "command killed by signal " + std::to_string(WTERMSIG(status));
             }
@@ -799,7 +811,13 @@ std::vector<StageReport> pipeline_status(Repository& repo) {
 std::vector<std::string> stages_with_role(const Pipeline& p, const std::string& role) {
     std::vector<std::string> out;
     for (const auto& s : p.stages)
-        if (s.group == role || s.name == role || s.role == role) out.push_back(s.name);
+        if (s.group == role || s.name == role || s.role == role) {
+            out.push_back(s.name);
+        } else if (s.role.empty() && !s.builtin.is_null()) {
+            // A built-in stage has the role of what it does.
+            if (is_learner_spec(s.builtin) ? role == "train" : role == "evaluate")
+                out.push_back(s.name);
+        }
     if (out.empty())
         throw Error(std::string("no stage named ") + quote(role) + " or marked 'role: " + role +
                     "' in " + kPipelineFile);

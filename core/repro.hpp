@@ -66,7 +66,8 @@ ReproResult repro(Repository& repo, const ReproOptions& options);
 std::vector<StageReport> pipeline_status(Repository& repo);
 
 // The stages `mlo train` / `mlo evaluate` run: the stage (or foreach group) named `role`, or
-// the stages marked `role: <role>`. Throws Error when there is none.
+// the stages marked `role: <role>`, or else the built-in learner (train) or evaluation
+// (evaluate) stages. Throws Error when there is none.
 std::vector<std::string> stages_with_role(const Pipeline& p, const std::string& role);
 
 }  // namespace mlo::core

@@ -53,7 +53,9 @@ std::string this_host() {
     return buf;
 }
 
-std::string this_user() {
+}  // namespace
+
+std::string current_user() {
     std::vector<char> buf(16384);
     struct passwd pw {};
     struct passwd* found = nullptr;
@@ -65,6 +67,8 @@ std::string this_user() {
     return u ? u : "";
 }
 
+namespace {
+
 // The columns every query that loads a Run selects, in the order row_to_run reads them.
 constexpr const char* kRunColumns =
     "runs.id, runs.stage, runs.cmd, runs.params_json, runs.started_ns, runs.ended_ns, "
@@ -73,14 +77,6 @@ constexpr const char* kRunColumns =
 
 std::string select_runs(const std::string& rest) {
     return std::string("SELECT ") + kRunColumns + " FROM runs " + rest;
-}
-
-Digest blob_digest(const Database::Statement& q, int col) {
-    size_t size = 0;
-    const void* p = q.column_blob(col, &size);
-    Digest d{};
-    if (p && size == d.size()) std::memcpy(d.data(), p, d.size());
-    return d;
 }
 
 Run row_to_run(const Database::Statement& q) {
@@ -104,7 +100,7 @@ Run row_to_run(const Database::Statement& q) {
     r.git.dirty = q.column_int(12) != 0;
     r.git.diff_hash = q.column_text(13);
     r.cache_key = q.column_text(14);
-    if (!q.column_is_null(15)) r.log = blob_digest(q, 15);
+    if (!q.column_is_null(15)) r.log = q.column_digest(15);
     r.restored_from = q.column_text(16);
     return r;
 }
@@ -133,7 +129,7 @@ public:
         while (artifacts_.step()) {
             Artifact a;
             a.path = artifacts_.column_text(1);
-            a.digest = blob_digest(artifacts_, 2);
+            a.digest = artifacts_.column_digest(2);
             a.size = uint64_t(artifacts_.column_int(3));
             a.is_dir = artifacts_.column_int(4) != 0;
             (artifacts_.column_text(0) == "in" ? r.inputs : r.outputs).push_back(std::move(a));
@@ -218,7 +214,7 @@ std::string RunStore::new_id() {
 void RunStore::begin(const Run& r) {
     if (r.id.empty()) throw Error("cannot record a run without an id");
     std::string host = r.host.empty() ? this_host() : r.host;
-    std::string user = r.user.empty() ? this_user() : r.user;
+    std::string user = r.user.empty() ? current_user() : r.user;
     nlohmann::json params = r.params.is_object() ? r.params : nlohmann::json::object();
     Database::Transaction tx(db_);
     Database::Statement ins(
@@ -405,7 +401,7 @@ std::optional<Artifact> one_artifact(Database::Statement& q) {
     if (!q.step()) return std::nullopt;
     Artifact a;
     a.path = q.column_text(0);
-    a.digest = blob_digest(q, 1);
+    a.digest = q.column_digest(1);
     a.size = uint64_t(q.column_int(2));
     a.is_dir = q.column_int(3) != 0;
     return a;
@@ -458,7 +454,7 @@ std::vector<Digest> RunStore::digests_with_prefix(const std::string& hex_prefix,
         .bind_blob(2, hi->data(), hi->size())
         .bind(3, limit == 0 ? int64_t(-1) : int64_t(limit));
     while (q.step())
-        out.push_back(blob_digest(q, 0));
+        out.push_back(q.column_digest(0));
     return out;
 }
 

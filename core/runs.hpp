@@ -100,6 +100,9 @@ private:
     Database& db_;
 };
 
+// The user a record names: the passwd name of the effective uid, else $USER ("" if neither).
+std::string current_user();
+
 // Reads a metrics file (JSON, or YAML for .yaml/.yml) and flattens nested keys to "a.b";
 // numbers and booleans (1/0) are kept, other values are skipped. Throws Error naming the file
 // (and line for YAML) when it cannot be parsed.

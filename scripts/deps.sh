@@ -10,6 +10,8 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   # tests and benchmarks
   git python3 util-linux time coreutils make mawk
+  # bench/learners.sh compares with scikit-learn (in /usr/bin/python3; never needed by mlo)
+  python3-numpy python3-sklearn
 )
 
 missing=()

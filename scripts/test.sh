@@ -21,4 +21,5 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== benchmark smoke run"
 bash "$root/bench/storage.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/pipeline.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
+bash "$root/bench/learners.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 echo "== all tests passed"

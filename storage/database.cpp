@@ -86,6 +86,56 @@ CREATE TABLE run_params (
 ) WITHOUT ROWID;
 CREATE INDEX run_params_by_key ON run_params(key, value_json);
 )sql",
+    // 3: the model registry (issue 4). A model is a name whose versions are numbered from 1 in
+    // the order they were registered (never reused, never deleted). A version is an object in
+    // the store: a file, or a directory's manifest (is_dir), 32-byte SHA-256 blob like the run
+    // tables. run_id is the run that produced it, "" when none is known; it is not a foreign key
+    // so that pruning runs never loses a model. Names are checked by core/registry.cpp.
+    R"sql(
+CREATE TABLE models (
+    name TEXT PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    user TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE model_versions (
+    name TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    object BLOB NOT NULL CHECK (length(object) = 32),
+    size INTEGER NOT NULL,
+    is_dir INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+CREATE INDEX model_versions_by_object ON model_versions(object);
+
+-- Where each alias ("champion") of a model points now.
+CREATE TABLE model_aliases (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (name, alias),
+    FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+) WITHOUT ROWID;
+
+-- Every change, in order (seq): action 'register' (alias ''), or 'alias', 'promote',
+-- 'rollback' moving `alias` to `version` from `previous` (NULL when it was unset). Rollback
+-- replays these rows of one alias as a stack, so they are never edited or deleted.
+CREATE TABLE model_events (
+    seq INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('register', 'alias', 'promote', 'rollback')),
+    name TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL,
+    alias TEXT NOT NULL,
+    previous INTEGER,
+    reason TEXT NOT NULL
+);
+CREATE INDEX model_events_by_alias ON model_events(name, alias, seq);
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;
@@ -270,6 +320,14 @@ bool Database::Statement::column_is_null(int i) const {
 std::string Database::Statement::column_text(int i) const {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
     return p ? std::string(p, size_t(sqlite3_column_bytes(stmt_, i))) : std::string();
+}
+
+Digest Database::Statement::column_digest(int i) const {
+    size_t size = 0;
+    const void* p = column_blob(i, &size);
+    Digest d{};
+    if (p && size == d.size()) std::memcpy(d.data(), p, d.size());
+    return d;
 }
 
 const void* Database::Statement::column_blob(int i, size_t* size) const {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "storage/fs.hpp"
+#include "storage/hash.hpp"
 
 namespace mlo {
 
@@ -55,6 +56,8 @@ public:
         bool column_is_null(int i) const;
         std::string column_text(int i) const;
         const void* column_blob(int i, size_t* size) const;
+        // A 32-byte blob column as a digest (all zeros when it is NULL or another size).
+        Digest column_digest(int i) const;
         sqlite3_stmt* raw() const { return stmt_; }
 
     private:

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 #include "storage/error.hpp"
@@ -170,6 +171,24 @@ int64_t now_ns() {
     struct timespec ts {};
     clock_gettime(CLOCK_REALTIME, &ts);
     return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::string iso_utc(int64_t ns) {
+    std::time_t t = std::time_t(ns / 1000000000);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string local_time(int64_t ns) {
+    std::time_t t = std::time_t(ns / 1000000000);
+    struct tm tm {};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
 }
 
 std::string generic(const fs::path& p) {

@@ -69,6 +69,10 @@ void make_dirs(const fs::path& p);
 
 // Wall clock in nanoseconds, comparable with file timestamps.
 int64_t now_ns();
+// A wall-clock time (ns since the epoch) as "2026-11-27T17:31:10Z" (UTC) and as
+// "2026-11-27 17:31:10" (local time, for tables people read).
+std::string iso_utc(int64_t ns);
+std::string local_time(int64_t ns);
 
 // Repository-relative path with '/' separators (the form stored in manifests and the database).
 std::string generic(const fs::path& p);

@@ -5,12 +5,14 @@
 source "$(dirname "$0")/lib.bash"
 require_tools python3 sha256sum awk
 
-EXAMPLE=${MLO_SOURCE_DIR:?MLO_SOURCE_DIR must name the source tree}/examples/quickstart
+# The churn pipeline of the example as shell commands (awk), before it moved to built-in stages.
+EXAMPLE=${MLO_SOURCE_DIR:?MLO_SOURCE_DIR must name the source tree}/tests/e2e/fixtures/churn_awk
+DATA=$MLO_SOURCE_DIR/examples/quickstart/data
 
 # The example's churn pipeline (prepare, train, evaluate) with a counter per stage.
 churn_repo() {
     new_repo "${1:-repo}"
-    cp -r "$EXAMPLE/data" "$EXAMPLE"/*.awk "$EXAMPLE/params.yaml" .
+    cp -r "$DATA" "$EXAMPLE"/*.awk "$EXAMPLE/params.yaml" .
     mkdir -p counts
     # Same pipeline as the example, each command first bumps its counter.
     sed -E 's#^( +cmd: )#\1echo x >> counts/STAGE \&\& #' "$EXAMPLE/mlo.yaml" |

@@ -71,7 +71,7 @@ TEST_CASE("a stage with every key", "[pipeline]") {
     always_changed: true
     frozen: false
   train:
-    builtin: {learner: logistic_regression, data: data/train.csv, target: churned, epochs: 3}
+    builtin: {learner: logistic_regression, data: data/train.csv, target: churned, max_iter: 3}
     params:
       - train.l2
       - other.yaml: [seed]
@@ -109,7 +109,9 @@ TEST_CASE("a stage with every key", "[pipeline]") {
     CHECK(b.builtin == json({{"learner", "logistic_regression"},
                              {"data", "data/train.csv"},
                              {"target", "churned"},
-                             {"epochs", 3}}));
+                             {"max_iter", 3}}));
+    // The built-in's data is a dependency without being listed.
+    CHECK(dep_paths(b) == V{"data/train.csv"});
     CHECK(param_keys(b) == V{"other.yaml:seed", "params.yaml:train.l2"});
     REQUIRE(b.outs.size() == 2);
     CHECK(b.outs[0].path == "models/churn.json");
@@ -254,25 +256,23 @@ TEST_CASE("${} in builtin keeps types and structure", "[pipeline]") {
       learner: logistic_regression
       l2: ${train.l2}
       features: ${train.cols}
-      opts: ${train.opts}
-      out: models/${name}.json
-      quoted: "3"
-      list: [1, x, "${name}"]
-      literal: $${x}
-      nothing: null
+      data: data/${name}.csv
+      seed: "3"
+      target: $${x}
+      class_weight: null
+    outs: [m.json]
 )",
                        params);
     CHECK(p.stages[0].builtin == json({{"learner", "logistic_regression"},
                                        {"l2", 0.5},
                                        {"features", {"a", "b"}},
-                                       {"opts", {{"k", 1}}},
-                                       {"out", "models/churn.json"},
-                                       {"quoted", "3"},
-                                       {"list", {1, "x", "churn"}},
-                                       {"literal", "${x}"},
-                                       {"nothing", nullptr}}));
-    CHECK(param_keys(p.stages[0]) == V{"params.yaml:name", "params.yaml:train.cols",
-                                       "params.yaml:train.l2", "params.yaml:train.opts"});
+                                       {"data", "data/churn.csv"},
+                                       {"seed", "3"},
+                                       {"target", "${x}"},
+                                       {"class_weight", nullptr}}));
+    CHECK(param_keys(p.stages[0]) ==
+          V{"params.yaml:name", "params.yaml:train.cols", "params.yaml:train.l2"});
+    CHECK(dep_paths(p.stages[0]) == V{"data/churn.csv"});
     CHECK(p.values_for(p.stages[0])["train.cols"] == json({"a", "b"}));
 }
 
@@ -381,10 +381,13 @@ TEST_CASE("foreach over a list of mappings expands by index", "[pipeline]") {
       - {name: a, k: 1}
       - {name: b, k: 2}
     do:
-      builtin: {learner: knn, k: "${item.k}", out: "models/${item.name}.json"}
+      builtin: {learner: linear_regression, l2: "${item.k}", data: d.csv, target: y}
+      outs: ["models/${item.name}.json"]
 )");
     CHECK(names(p) == V{"fit@0", "fit@1"});
-    CHECK(p.stages[1].builtin == json({{"learner", "knn"}, {"k", 2}, {"out", "models/b.json"}}));
+    CHECK(p.stages[1].builtin ==
+          json({{"learner", "linear_regression"}, {"l2", 2}, {"data", "d.csv"}, {"target", "y"}}));
+    CHECK(out_paths(p.stages[1]) == V{"models/b.json"});
 }
 
 TEST_CASE("foreach over a list from params.yaml", "[pipeline]") {
@@ -586,4 +589,43 @@ TEST_CASE("load_pipeline reads mlo.yaml and parameter files from the repository"
 
     write_text(tmp / "params.yaml", "a: [1\n");
     CHECK_THROWS_WITH(load_pipeline(repo), StartsWith("params.yaml:2:1: "));
+}
+
+TEST_CASE("built-in stages and the model section are checked where written", "[pipeline]") {
+    const std::string head = "stages:\n  t:\n";
+    CHECK(error_of(head + "    builtin: {learner: knn, data: d.csv, target: y}\n    outs: [m]\n") ==
+          "mlo.yaml:3:24: 'builtin' of stage 't': 'learner' must be 'logistic_regression' or "
+          "'linear_regression', not \"knn\"");
+    CHECK(error_of(head + "    builtin: {learner: linear_regression, data: d.csv, target: y, "
+                          "epochs: 3}\n    outs: [m]\n") ==
+          "mlo.yaml:3:67: 'builtin' of stage 't': unknown key 'epochs' for a built-in learner "
+          "(known: class_weight, data, features, l2, learner, max_iter, seed, target, tol)");
+    CHECK(error_of(head + "    builtin: {learner: linear_regression, data: d.csv, target: y, "
+                          "l2: -1}\n    outs: [m]\n") ==
+          "mlo.yaml:3:71: 'builtin' of stage 't': 'l2' must be a number >= 0, not -1");
+    CHECK(
+        error_of(head + "    builtin: {learner: linear_regression, target: y}\n    outs: [m]\n") ==
+        "mlo.yaml:3:5: 'builtin' of stage 't': needs 'data' (a CSV file)");
+    CHECK(error_of(head + "    builtin: {learner: linear_regression, data: d.csv, target: y}\n") ==
+          "mlo.yaml:3:5: built-in learner stage 't' needs exactly one entry under 'outs' (the "
+          "model file it writes), not 0");
+    CHECK(error_of(head + "    builtin: {evaluate: m.json, data: d.csv}\n    outs: [x]\n") ==
+          "mlo.yaml:3:5: built-in evaluation stage 't' needs exactly one entry under 'metrics' "
+          "(the file it writes) and nothing under 'outs'");
+    CHECK(error_of(head + "    builtin: {evaluate: m.json, learner: linear_regression}\n") ==
+          "mlo.yaml:3:25: 'builtin' of stage 't': a built-in stage has 'learner' or "
+          "'evaluate', not both");
+    CHECK(error_of(head + "    builtin: {data: ../d.csv, evaluate: m.json}\n    metrics: [x]\n")
+              .find("mlo.yaml:3:21: ") == 0);
+
+    const std::string ok = head + "    cmd: x\n";
+    CHECK(error_of(ok + "model: {name: 'a b', path: m.json}\n") ==
+          "mlo.yaml:4:15: 'model.name' 'a b' is not a valid model name (letters, digits, '_', "
+          "'.', '-'; at most 64)");
+    CHECK(error_of(ok + "model: {name: churn}\n") ==
+          "mlo.yaml:4:1: 'model' needs 'path' (the model file the pipeline writes)");
+    CHECK(error_of(ok + "model: {name: churn, path: m.json, gate: 'accuracy >'}\n") ==
+          "mlo.yaml:4:42: invalid 'model.gate': gate: column 11: expression ends too early");
+    CHECK(error_of(ok + "model: {name: churn, path: m.json, promote: yes}\n") ==
+          "mlo.yaml:4:36: unknown key 'promote' in 'model' (use name, path, gate, alias)");
 }

@@ -297,6 +297,42 @@ PRAGMA journal_mode=WAL;
     CHECK(count_rows(db, "run_params") == 0);
 }
 
+TEST_CASE("migration 3 adds the registry tables to a version 2 database and keeps its rows",
+          "[database][registry]") {
+    TempDir tmp;
+    REQUIRE(Database::latest_version() >= 3);
+    // A version 2 database: today's schema without the registry tables, holding a run.
+    {
+        Database db(tmp / "mlo.db");
+        db.exec(
+            "DROP TABLE model_events; DROP TABLE model_aliases; DROP TABLE model_versions; "
+            "DROP TABLE models; UPDATE schema_version SET version = 2;"
+            "INSERT INTO runs VALUES ('r', 's', 'c', '{}', 1, 0, 'running', NULL, 'h', 'u', 1, "
+            "0, '', 0, '', '', NULL, '');");
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "runs") == 1);
+    for (const char* table : {"models", "model_versions", "model_aliases", "model_events"})
+        CHECK(count_rows(db, table) == 0);
+    // Versions belong to a model, aliases to a version, and objects are 32-byte ids.
+    CHECK_THROWS_AS(db.exec("INSERT INTO model_versions VALUES ('m', 1, zeroblob(32), 1, 0, '', "
+                            "'', 1, 'u')"),
+                    Error);
+    db.exec("INSERT INTO models VALUES ('m', 1, 'u')");
+    CHECK_THROWS_AS(db.exec("INSERT INTO model_versions VALUES ('m', 1, x'00', 1, 0, '', '', 1, "
+                            "'u')"),
+                    Error);
+    db.exec("INSERT INTO model_versions VALUES ('m', 1, zeroblob(32), 1, 0, '', '', 1, 'u')");
+    CHECK_THROWS_AS(db.exec("INSERT INTO model_aliases VALUES ('m', 'champion', 2)"), Error);
+    db.exec("INSERT INTO model_aliases VALUES ('m', 'champion', 1)");
+    CHECK_THROWS_AS(db.exec("INSERT INTO model_events(time_ns, user, action, name, version, "
+                            "alias, previous, reason) VALUES (1, 'u', 'delete', 'm', 1, '', "
+                            "NULL, '')"),
+                    Error);
+    CHECK(count_rows(db, "model_aliases") == 1);
+}
+
 TEST_CASE("statements bind and read doubles and NULL", "[database]") {
     TempDir tmp;
     Database db(tmp / "mlo.db");
