@@ -12,6 +12,7 @@
 #include <deque>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "storage/error.hpp"
@@ -228,10 +229,23 @@ struct Category {
     bool escaped;           // that occurrence was quoted with ""
 };
 
+// Where a chunk puts its numbers: its own slice of the column's final array (sized to an upper
+// bound of the chunk's rows), so nothing is copied after parsing.
+struct NumberSink {
+    double* out = nullptr;
+    size_t cap = 0, n = 0;
+    void push_back(double v) {
+        if (n == cap) throw std::logic_error("csv: more rows in a chunk than its line breaks");
+        out[n++] = v;
+    }
+    size_t size() const { return n; }
+    void clear() { n = 0; }
+};
+
 struct ChunkColumn {
     Kind kind = Kind::empty;
-    std::vector<double> numbers;  // empty, numeric, boolean
-    std::vector<int32_t> codes;   // categorical
+    NumberSink numbers;          // empty, numeric, boolean
+    std::vector<int32_t> codes;  // categorical
     std::unordered_map<std::string_view, int32_t> index;
     std::vector<Category> categories;
     size_t missing = 0;
@@ -291,7 +305,7 @@ void take(ChunkColumn& c, const Field& f, Chunk& chunk, char delim) {
                 c.numbers.push_back(d);
             } else {
                 c.kind = Kind::demoted;
-                std::vector<double>().swap(c.numbers);
+                c.numbers.clear();
             }
             return;
         case Kind::categorical:
@@ -302,7 +316,7 @@ void take(ChunkColumn& c, const Field& f, Chunk& chunk, char delim) {
                 c.numbers.push_back(*b);
             } else {
                 c.kind = Kind::demoted;
-                std::vector<double>().swap(c.numbers);
+                c.numbers.clear();
             }
             return;
         case Kind::empty:
@@ -315,7 +329,7 @@ void take(ChunkColumn& c, const Field& f, Chunk& chunk, char delim) {
             } else {
                 c.kind = Kind::categorical;
                 c.codes.assign(c.numbers.size(), -1);
-                std::vector<double>().swap(c.numbers);
+                c.numbers.clear();
                 add_category(c, f, chunk);
             }
             return;
@@ -400,10 +414,7 @@ void parse_chunk(std::string_view text, char delim, Chunk& chunk) {
                            double(rows) * 1.05) +
                     16;
                 for (ChunkColumn& cc : chunk.columns) {
-                    if (cc.kind == Kind::categorical)
-                        cc.codes.reserve(estimate);
-                    else if (cc.kind != Kind::demoted && cc.kind != Kind::skip)
-                        cc.numbers.reserve(estimate);
+                    if (cc.kind == Kind::categorical) cc.codes.reserve(estimate);
                 }
             }
         }
@@ -430,6 +441,18 @@ size_t offset_in_text(std::string_view text, const Category& c, size_t index) {
     return j;
 }
 
+// How many times `c` occurs in [b, e): memchr runs at memory speed, a byte loop does not.
+size_t count_byte(const char* b, const char* e, char c) {
+    size_t n = 0;
+    while (b < e) {
+        const void* hit = std::memchr(b, c, size_t(e - b));
+        if (!hit) break;
+        ++n;
+        b = static_cast<const char*>(hit) + 1;
+    }
+    return n;
+}
+
 // Cuts [begin, text.size()) into about `n` ranges that end after a line break outside quotes.
 std::vector<std::pair<size_t, size_t>> cut(std::string_view text, size_t begin, size_t n,
                                            unsigned jobs) {
@@ -440,8 +463,7 @@ std::vector<std::pair<size_t, size_t>> cut(std::string_view text, size_t begin, 
     targets[n] = text.size();
     std::vector<size_t> quotes(n, 0);
     parallel_for(n, jobs, [&](size_t i) {
-        quotes[i] =
-            size_t(std::count(text.begin() + targets[i], text.begin() + targets[i + 1], '"'));
+        quotes[i] = count_byte(text.data() + targets[i], text.data() + targets[i + 1], '"');
     });
     std::vector<std::pair<size_t, size_t>> ranges;
     size_t prev = begin, before = 0;
@@ -585,12 +607,30 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
     else if (data_size > 0)
         ranges.emplace_back(data_begin, text.size());
     std::vector<Chunk> chunks(ranges.size());
+    // Every record but the last ends with a line break, so a chunk has at most one row more
+    // than it has line breaks: that many slots in each column's array are the chunk's.
+    std::vector<size_t> caps(chunks.size()), first(chunks.size() + 1, 0);
+    parallel_for(chunks.size(), jobs, [&](size_t i) {
+        caps[i] =
+            1 + count_byte(text.data() + ranges[i].first, text.data() + ranges[i].second, '\n');
+    });
+    for (size_t i = 0; i < chunks.size(); ++i)
+        first[i + 1] = first[i] + caps[i];
+    std::vector<Numbers> arrays(ncols);
+    for (size_t c = 0; c < ncols; ++c)
+        if (!forced[c]) arrays[c].resize(first.back());  // not touched yet: see UninitAllocator
     for (size_t i = 0; i < chunks.size(); ++i) {
         chunks[i].begin = ranges[i].first;
         chunks[i].end = ranges[i].second;
         chunks[i].columns.resize(ncols);
-        for (size_t c = 0; c < ncols; ++c)
-            if (forced[c]) chunks[i].columns[c].kind = Kind::categorical;
+        for (size_t c = 0; c < ncols; ++c) {
+            if (forced[c]) {
+                chunks[i].columns[c].kind = Kind::categorical;
+            } else {
+                chunks[i].columns[c].numbers.out = arrays[c].data() + first[i];
+                chunks[i].columns[c].numbers.cap = caps[i];
+            }
+        }
     }
     parallel_for(chunks.size(), jobs, [&](size_t i) { parse_chunk(text, delim, chunks[i]); });
     for (const Chunk& chunk : chunks)
@@ -664,15 +704,22 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
         col.name = names[c];
         col.type = types[c];
         if (col.type != ColumnType::categorical) {
-            col.numbers.reserve(table.rows);
-            for (Chunk& chunk : chunks) {
-                ChunkColumn& cc = chunk.columns[c];
-                col.numbers.insert(col.numbers.end(), cc.numbers.begin(), cc.numbers.end());
+            // Close the gaps between the chunks' slices (line breaks inside quotes, or the
+            // last record's missing one, leave a slot unused).
+            double* base = arrays[c].data();
+            size_t filled = 0;
+            for (size_t i = 0; i < chunks.size(); ++i) {
+                ChunkColumn& cc = chunks[i].columns[c];
+                if (filled != first[i] && cc.numbers.n > 0)
+                    std::memmove(base + filled, base + first[i], cc.numbers.n * sizeof(double));
+                filled += cc.numbers.n;
                 col.missing += cc.missing;
-                std::vector<double>().swap(cc.numbers);
             }
+            arrays[c].resize(filled);
+            col.numbers = std::move(arrays[c]);
             return;
         }
+        Numbers().swap(arrays[c]);
         col.codes.reserve(table.rows);
         std::unordered_map<std::string_view, int32_t> index;
         std::vector<const Category*> order;

@@ -35,13 +35,39 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace mlo::core {
 
 enum class ColumnType { numeric, boolean, categorical };
+
+// std::allocator, except that growing a vector leaves the new elements uninitialised: the reader
+// sizes a column once and its threads fill (and first touch) their own parts of it.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = UninitAllocator<U>;
+    };
+    UninitAllocator() = default;
+    template <class U>
+    UninitAllocator(const UninitAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+using Numbers = std::vector<double, UninitAllocator<double>>;
 
 // "numeric", "boolean", "categorical".
 const char* to_string(ColumnType t);
@@ -50,7 +76,7 @@ struct Column {
     std::string name;
     ColumnType type = ColumnType::numeric;
     // numeric and boolean (1/0) columns: one value per row, NaN = missing.
-    std::vector<double> numbers;
+    Numbers numbers;
     // categorical columns: one code per row, an index into `categories`, -1 = missing.
     std::vector<int32_t> codes;
     // categorical columns: the distinct values in order of first appearance.

@@ -827,7 +827,7 @@ void fit_ridge(Model& m, const Table& table, const Column& target, const TrainOp
     if (target.type != ColumnType::numeric)
         throw Error("the target column " + quote(target.name) + " of " + shown + " is " +
                     to_string(target.type) + "; linear_regression needs a numeric target");
-    const std::vector<double>& yv = target.numbers;
+    const Numbers& yv = target.numbers;
     Encoder enc(m, table, shown);
     const size_t n = table.rows, d = enc.width(), nb = blocks_of(n);
     // Each block works on a column-major copy of its rows (stride kBlockRows), so the sums
@@ -1374,7 +1374,7 @@ std::vector<double> target_values(const Model& m, const Table& table, const std:
     if (c.type != ColumnType::numeric)
         throw Error("the target column " + quote(m.target) + " of " + shown + " is " +
                     to_string(c.type) + ", not numeric");
-    return c.numbers;
+    return {c.numbers.begin(), c.numbers.end()};
 }
 
 }  // namespace mlo::core

@@ -64,10 +64,10 @@ TEST_CASE("CRLF line ends, a byte order mark and a last line without newline", "
     CHECK(t.columns[0].name == "x");
     const Column& x = col(t, "x");
     CHECK(x.type == ColumnType::numeric);
-    CHECK(x.numbers == std::vector<double>{1, -2.5, 300});
+    CHECK(x.numbers == Numbers{1, -2.5, 300});
     const Column& y = col(t, "y");
     CHECK(y.type == ColumnType::boolean);
-    CHECK(y.numbers == std::vector<double>{1, 0, 1});
+    CHECK(y.numbers == Numbers{1, 0, 1});
     const Column& z = col(t, "z");
     CHECK(z.type == ColumnType::categorical);
     CHECK(z.categories == std::vector<std::string>{"a", "b"});
@@ -126,7 +126,7 @@ TEST_CASE("column types are inferred over all values", "[csv]") {
     REQUIRE(t.rows == 4);
     const Column& num = col(t, "num");
     CHECK(num.type == ColumnType::numeric);
-    CHECK(num.numbers == std::vector<double>{1, 1e-3, 0.5, -0.0});
+    CHECK(num.numbers == Numbers{1, 1e-3, 0.5, -0.0});
     // Numbers in a column that also has words keep their text.
     CHECK(values(col(t, "mixed")) == std::vector<std::string>{"007", "3.0", "abc", "12"});
     // Numbers and booleans together are categorical.
@@ -136,7 +136,7 @@ TEST_CASE("column types are inferred over all values", "[csv]") {
     CHECK(cat.codes == std::vector<int32_t>{0, 1, 0, 2});
     const Column& bools = col(t, "bools");
     CHECK(bools.type == ColumnType::boolean);
-    CHECK(bools.numbers == std::vector<double>{1, 0, 1, 0});
+    CHECK(bools.numbers == Numbers{1, 0, 1, 0});
     const Column& qn = col(t, "quoted_num");
     CHECK(qn.type == ColumnType::numeric);
     CHECK(qn.numbers[0] == 2.5);
@@ -156,7 +156,7 @@ TEST_CASE("column types are inferred over all values", "[csv]") {
         INFO(v);
         Table u = parse_csv(text, "t.csv");
         CHECK(values(col(u, "v")) == std::vector<std::string>{"1", v});
-        CHECK(col(u, "w").numbers == std::vector<double>{1, 2});
+        CHECK(col(u, "w").numbers == Numbers{1, 2});
     }
     Table s = parse_csv("v,w\n1,1\nnan,2\n  3  ,4\n+5,6\n", "t.csv");
     CHECK(col(s, "v").missing == 1);
@@ -165,8 +165,8 @@ TEST_CASE("column types are inferred over all values", "[csv]") {
     CsvOptions dot;
     dot.delimiter = '.';
     Table d = parse_csv("a.b\n1.5\n2.25\n", "t.csv", dot);
-    CHECK(col(d, "a").numbers == std::vector<double>{1, 2});
-    CHECK(col(d, "b").numbers == std::vector<double>{5, 25});
+    CHECK(col(d, "a").numbers == Numbers{1, 2});
+    CHECK(col(d, "b").numbers == Numbers{5, 25});
     // yes/no are words.
     CHECK(col(parse_csv("v\ntrue\nyes\n", "t.csv"), "v").type == ColumnType::categorical);
 }
@@ -247,7 +247,7 @@ TEST_CASE("read_csv reads a file", "[csv]") {
     test::write_text(tmp / "d.csv", "x,y\r\n1,a\r\n2,b\r\n");
     Table t = read_csv(tmp / "d.csv", "data/d.csv");
     CHECK(t.rows == 2);
-    CHECK(col(t, "x").numbers == std::vector<double>{1, 2});
+    CHECK(col(t, "x").numbers == Numbers{1, 2});
     test::write_text(tmp / "bad.csv", "x,y\n1\n");
     CHECK_THROWS_WITH(read_csv(tmp / "bad.csv", "data/bad.csv"),
                       "data/bad.csv:2:1: row has 1 field, the header has 2");
