@@ -48,9 +48,10 @@ private:
     bool open_ = false;
 };
 
-constexpr const char* kVersionColumns =
-    "SELECT name, version, object, size, is_dir, run_id, source_path, created_ns, user "
-    "FROM model_versions ";
+// Column lists as macros so that each query is one string literal, joined at compile time.
+#define MLO_VERSION_COLUMNS                                                              \
+    "SELECT name, version, object, size, is_dir, run_id, source_path, created_ns, user " \
+    "FROM model_versions "
 
 ModelVersion row_to_version(const Database::Statement& q) {
     ModelVersion v;
@@ -66,9 +67,9 @@ ModelVersion row_to_version(const Database::Statement& q) {
     return v;
 }
 
-constexpr const char* kEventColumns =
-    "SELECT seq, time_ns, user, action, name, version, alias, previous, reason "
-    "FROM model_events ";
+#define MLO_EVENT_COLUMNS                                                        \
+    "SELECT seq, time_ns, user, action, name, version, alias, previous, reason " \
+    "FROM model_events "
 
 ModelEvent row_to_event(const Database::Statement& q) {
     ModelEvent e;
@@ -104,10 +105,9 @@ std::map<int64_t, std::vector<std::string>> aliases_by_version(Database& db,
 
 std::optional<ModelVersion> load_version(Database& db, const std::string& name,
                                          std::optional<int64_t> version) {
-    std::string sql =
-        std::string(kVersionColumns) + (version ? "WHERE name = ?1 AND version = ?2"
-                                                : "WHERE name = ?1 ORDER BY version DESC LIMIT 1");
-    Database::Statement q(db, sql.c_str());
+    const char* sql = version ? MLO_VERSION_COLUMNS "WHERE name = ?1 AND version = ?2"
+                              : MLO_VERSION_COLUMNS "WHERE name = ?1 ORDER BY version DESC LIMIT 1";
+    Database::Statement q(db, sql);
     q.bind(1, name);
     if (version) q.bind(2, *version);
     if (!q.step()) return std::nullopt;
@@ -370,8 +370,7 @@ std::vector<std::string> Registry::names() {
 std::vector<ModelVersion> Registry::versions(const std::string& name) {
     ReadTransaction tx(db_);
     std::vector<ModelVersion> out;
-    Database::Statement q(
-        db_, (std::string(kVersionColumns) + "WHERE name = ? ORDER BY version").c_str());
+    Database::Statement q(db_, MLO_VERSION_COLUMNS "WHERE name = ? ORDER BY version");
     q.bind(1, name);
     while (q.step())
         out.push_back(row_to_version(q));
@@ -386,8 +385,7 @@ std::vector<ModelEvent> Registry::history(const std::string& name) {
     ReadTransaction tx(db_);
     if (!model_exists(db_, name)) throw Error(unknown_model(name));
     std::vector<ModelEvent> out;
-    Database::Statement q(db_,
-                          (std::string(kEventColumns) + "WHERE name = ? ORDER BY seq").c_str());
+    Database::Statement q(db_, MLO_EVENT_COLUMNS "WHERE name = ? ORDER BY seq");
     q.bind(1, name);
     while (q.step())
         out.push_back(row_to_event(q));
@@ -404,7 +402,7 @@ std::vector<Digest> Registry::all_objects() {
 
 std::vector<ModelVersion> Registry::all_versions() {
     std::vector<ModelVersion> out;
-    Database::Statement q(db_, (std::string(kVersionColumns) + "ORDER BY name, version").c_str());
+    Database::Statement q(db_, MLO_VERSION_COLUMNS "ORDER BY name, version");
     while (q.step())
         out.push_back(row_to_version(q));
     return out;
