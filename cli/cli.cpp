@@ -159,9 +159,25 @@ int run(int argc, char** argv) {
         }
     }
 
+    // A command that runs another takes everything after `--` as it is.
+    int parsed_argc = argc;
+    if (word > 0) {
+        size_t idx =
+            size_t(std::find(names.begin(), names.end(), std::string(argv[word])) - names.begin());
+        if (commands[idx]->takes_command()) {
+            for (int i = word + 1; i < argc; ++i) {
+                if (std::string(argv[i]) == "--") {
+                    parsed_argc = i;
+                    ctx.rest.assign(argv + i + 1, argv + argc);
+                    break;
+                }
+            }
+        }
+    }
+
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.
-        std::vector<std::string> args = protect_arguments(argc, argv);
+        std::vector<std::string> args = protect_arguments(parsed_argc, argv);
         args.erase(args.begin());
         std::reverse(args.begin(), args.end());
         app.parse(args);

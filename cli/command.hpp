@@ -31,6 +31,7 @@ class Context {
 public:
     Globals g;
     std::optional<core::Repository> repository;
+    std::vector<std::string> rest;  // after `--`, for a command that takes_command()
 
     core::Repository& repo() { return *repository; }
     std::ostream& out();
@@ -50,6 +51,9 @@ public:
     virtual void setup(CLI::App& app) = 0;
     // Returns the exit code: 0 success, 1 the command's check failed. Errors throw.
     virtual int run(Context& ctx) = 0;
+    // True for a command that runs another (`mlo run -- CMD...`): everything after the first
+    // `--` is handed to it untouched (see Context::rest), never parsed as mlo's options.
+    virtual bool takes_command() const { return false; }
 };
 
 struct CommandSpec {

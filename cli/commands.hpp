@@ -23,5 +23,9 @@ std::unique_ptr<Command> make_lineage();
 std::unique_ptr<Command> make_model();
 std::unique_ptr<Command> make_predict();
 std::unique_ptr<Command> make_builtin();
+std::unique_ptr<Command> make_run();
+std::unique_ptr<Command> make_log();
+std::unique_ptr<Command> make_exp();
+std::unique_ptr<Command> make_plots();
 
 }  // namespace mlo::cli

@@ -125,3 +125,43 @@ GitState read_git_state(const fs::path& root, std::string* error) {
 }
 
 }  // namespace mlo::core
+
+namespace mlo::core {
+
+struct GitIgnores::Impl {
+    RepoPtr repo;
+    std::string prefix;  // the workspace root relative to the git work tree, "" or "sub/"
+};
+
+GitIgnores::GitIgnores(const fs::path& root) {
+    init_libgit2();
+    git_repository* raw = nullptr;
+    if (git_repository_open_ext(&raw, root.c_str(), 0, nullptr) != 0) return;
+    RepoPtr repo(raw);
+    const char* workdir = git_repository_workdir(repo.get());
+    if (!workdir) return;
+    std::error_code ec;
+    fs::path wd = fs::weakly_canonical(workdir, ec);
+    fs::path r = fs::weakly_canonical(root, ec);
+    std::string prefix = r.lexically_relative(wd).generic_string();
+    if (prefix == ".")
+        prefix.clear();
+    else if (prefix.rfind("..", 0) == 0)
+        return;
+    else
+        prefix += '/';
+    impl_ = std::make_unique<Impl>(Impl{std::move(repo), std::move(prefix)});
+}
+
+GitIgnores::~GitIgnores() = default;
+
+bool GitIgnores::ignored(const std::string& rel, bool is_dir) const {
+    if (!impl_) return false;
+    std::string path = impl_->prefix + rel;
+    if (is_dir) path += '/';
+    int ignored = 0;
+    if (git_ignore_path_is_ignored(&ignored, impl_->repo.get(), path.c_str()) != 0) return false;
+    return ignored != 0;
+}
+
+}  // namespace mlo::core

@@ -2,6 +2,7 @@
 
 #include "core/lockfile.hpp"
 #include "core/registry.hpp"
+#include "storage/error.hpp"
 #include "storage/manifest.hpp"
 
 namespace mlo::core {
@@ -22,17 +23,38 @@ References collect_references(Repository& repo, const std::vector<Pointer>& poin
     }
     // mlo.lock keeps the current version of every stage's outputs and dependencies, as a
     // pointer file would. (A cache: false output was never stored; nothing to keep then.)
-    LockFile lock = LockFile::load(repo);
-    for (const auto& [stage, entry] : lock.stages) {
-        for (const auto* list : {&entry.deps, &entry.outs}) {
-            for (const auto& lp : *list) {
-                refs.objects.emplace(to_hex(lp.snap.digest), lp.path);
-                if (!lp.snap.is_dir) continue;
-                std::string text;
-                if (!read_file_if_exists(repo.store().path_of(lp.snap.digest), text)) continue;
-                Manifest m = Manifest::parse(text, to_hex(lp.snap.digest));
-                for (const auto& e : m.entries())
-                    refs.objects.emplace(to_hex(e.digest), lp.path + "/" + e.path);
+    auto keep_lock = [&](const LockFile& lock, const std::string& prefix) {
+        for (const auto& [stage, entry] : lock.stages) {
+            for (const auto* list : {&entry.deps, &entry.outs}) {
+                for (const auto& lp : *list) {
+                    refs.objects.emplace(to_hex(lp.snap.digest), prefix + lp.path);
+                    if (!lp.snap.is_dir) continue;
+                    std::string text;
+                    if (!read_file_if_exists(repo.store().path_of(lp.snap.digest), text)) continue;
+                    Manifest m = Manifest::parse(text, to_hex(lp.snap.digest));
+                    for (const auto& e : m.entries())
+                        refs.objects.emplace(to_hex(e.digest), prefix + lp.path + "/" + e.path);
+                }
+            }
+        }
+    };
+    keep_lock(LockFile::load(repo), "");
+    // Every recorded experiment keeps the mlo.lock it ended with and what that names, so that
+    // `exp apply` works after a gc; `exp rm` releases them.
+    {
+        Database::Statement q(repo.db(),
+                              "SELECT name, lock_object FROM runs "
+                              "WHERE kind = 'exp' AND lock_object IS NOT NULL");
+        while (q.step()) {
+            std::string name = "experiment " + q.column_text(0) + ": ";
+            Digest d = q.column_digest(1);
+            refs.objects.emplace(to_hex(d), name + "mlo.lock");
+            std::string text;
+            if (!read_file_if_exists(repo.store().path_of(d), text)) continue;
+            try {
+                keep_lock(LockFile::parse(text, name + "mlo.lock"), name);
+            } catch (const Error&) {
+                // Not parseable: it keeps only itself (fsck judges objects, not gc).
             }
         }
     }

@@ -57,8 +57,19 @@ bool Repository::init(const fs::path& dir) {
 
 Repository::Repository(fs::path root)
     : root_(std::move(root)),
-      config_(Config::load(root_ / kDotMlo / "config.yaml")),
-      store_(std::make_unique<ObjectStore>(root_ / kDotMlo / "objects")) {}
+      dot_(root_ / kDotMlo),
+      tmp_(dot_ / "tmp"),
+      main_root_(root_),
+      config_(Config::load(dot_ / "config.yaml")),
+      store_(std::make_unique<ObjectStore>(dot_ / "objects")) {}
+
+Repository Repository::workspace(fs::path root, fs::path private_tmp) const {
+    Repository r(main_root_);
+    r.root_ = std::move(root);
+    r.tmp_ = std::move(private_tmp);
+    r.memory_stat_cache_ = true;
+    return r;
+}
 
 unsigned Repository::jobs() const {
     return config_.jobs ? config_.jobs : default_jobs();
@@ -73,12 +84,12 @@ Database& Repository::db() {
 }
 
 StatCache& Repository::stat_cache() {
-    if (!stat_cache_) stat_cache_ = std::make_unique<StatCache>(db());
+    if (!stat_cache_) stat_cache_ = std::make_unique<StatCache>(db(), !memory_stat_cache_);
     return *stat_cache_;
 }
 
 std::unique_ptr<FileLock> Repository::lock_workspace(const std::function<void(long)>& on_wait) {
-    auto lock = std::make_unique<FileLock>(dot_mlo() / "tmp" / "workspace.lock");
+    auto lock = std::make_unique<FileLock>(tmp_ / "workspace.lock");
     if (!lock->acquire(on_wait)) throw Error("cannot lock the workspace");
     return lock;
 }

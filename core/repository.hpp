@@ -31,8 +31,20 @@ public:
     explicit Repository(fs::path root);
     Repository(Repository&&) = default;
 
+    // A separate workspace of this repository (an experiment's, under .mlo/tmp/): its own
+    // files at `root`, the same configuration, object store and database, its locks in
+    // `private_tmp`, and a stat cache that lives in memory only (the shared one describes the
+    // user's workspace).
+    Repository workspace(fs::path root, fs::path private_tmp) const;
+
+    // The workspace: where mlo.yaml, params.yaml and tracked data live.
     const fs::path& root() const { return root_; }
-    fs::path dot_mlo() const { return root_ / kDotMlo; }
+    // The repository's .mlo directory (the user's, also for an experiment's workspace).
+    const fs::path& dot_mlo() const { return dot_; }
+    // Where this workspace's locks and temporary files go (.mlo/tmp for the user's).
+    const fs::path& tmp_dir() const { return tmp_; }
+    // The user's workspace (differs from root() in an experiment's workspace).
+    const fs::path& main_root() const { return main_root_; }
     const Config& config() const { return config_; }
     unsigned jobs() const;
     ObjectStore& store() { return *store_; }
@@ -54,7 +66,8 @@ public:
     fs::path resolve_arg(const std::string& arg) const;
 
 private:
-    fs::path root_;
+    fs::path root_, dot_, tmp_, main_root_;
+    bool memory_stat_cache_ = false;
     Config config_;
     std::unique_ptr<ObjectStore> store_;
     std::unique_ptr<Database> db_;

@@ -363,7 +363,7 @@ public:
         std::vector<size_t> targets = resolve_targets();
         selected_ = dag_.closure(targets);
 
-        FileLock lock(repo_.dot_mlo() / "tmp" / "repro.lock");
+        FileLock lock(repo_.tmp_dir() / "repro.lock");
         if (opt_.wait) {
             if (!lock.acquire(opt_.on_wait)) throw Error("cannot lock the pipeline");
         } else if (!lock.try_acquire()) {
@@ -608,6 +608,7 @@ private:
         Run run;
         run.id = RunStore::new_id();
         run.stage = s.name;
+        run.parent = opt_.parent_run;
         run.cmd = command_of(s);
         run.params = pipeline_.values_for(s);
         run.started_ns = now_ns();
@@ -616,7 +617,7 @@ private:
             // Read once, when the first stage runs: a run with nothing to do never loads git.
             std::lock_guard<std::mutex> g(db_mu_);
             if (!git_read_) {
-                git_ = read_git_state(repo_.root());
+                git_ = read_git_state(repo_.main_root());
                 git_read_ = true;
             }
             run.git = git_;

@@ -43,7 +43,8 @@ struct ReproOptions {
     bool dry_run = false;
     bool keep_going = false;
     bool run_cache = true;
-    bool wait = true;  // wait for another repro in this repository; false: fail at once
+    bool wait = true;        // wait for another repro in this repository; false: fail at once
+    std::string parent_run;  // the experiment the stage runs belong to ("" for none)
     std::function<void(long holder_pid)> on_wait;
     // Each line a stage prints (stdout and stderr merged). Calls never overlap.
     std::function<void(const std::string& stage, const std::string& line)> on_output;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -11,8 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <yaml-cpp/yaml.h>
 
@@ -45,6 +50,25 @@ std::optional<RunStatus> run_status_from(const std::string& name) {
     return std::nullopt;
 }
 
+const char* run_kind_name(RunKind k) {
+    switch (k) {
+        case RunKind::stage:
+            return "stage";
+        case RunKind::exp:
+            return "exp";
+        case RunKind::command:
+            return "command";
+    }
+    return "unknown";
+}
+
+std::optional<RunKind> run_kind_from(const std::string& name) {
+    for (RunKind k : {RunKind::stage, RunKind::exp, RunKind::command}) {
+        if (name == run_kind_name(k)) return k;
+    }
+    return std::nullopt;
+}
+
 namespace {
 
 std::string this_host() {
@@ -73,7 +97,8 @@ namespace {
 constexpr const char* kRunColumns =
     "runs.id, runs.stage, runs.cmd, runs.params_json, runs.started_ns, runs.ended_ns, "
     "runs.status, runs.exit_code, runs.host, runs.user, runs.git_in_repo, runs.git_commit, "
-    "runs.git_dirty, runs.git_diff_hash, runs.cache_key, runs.log_object, runs.restored_from";
+    "runs.git_dirty, runs.git_diff_hash, runs.cache_key, runs.log_object, runs.restored_from, "
+    "runs.kind, runs.name, runs.parent, runs.sweep, runs.lock_object";
 
 std::string select_runs(const std::string& rest) {
     return std::string("SELECT ") + kRunColumns + " FROM runs " + rest;
@@ -102,6 +127,14 @@ Run row_to_run(const Database::Statement& q) {
     r.cache_key = q.column_text(14);
     if (!q.column_is_null(15)) r.log = q.column_digest(15);
     r.restored_from = q.column_text(16);
+    std::string kind = q.column_text(17);
+    auto k = run_kind_from(kind);
+    if (!k) throw Error("run " + quote(r.id) + " has an unknown kind " + quote(kind));
+    r.kind = *k;
+    r.name = q.column_text(18);
+    r.parent = q.column_text(19);
+    r.sweep = q.column_text(20);
+    if (!q.column_is_null(21)) r.lock_object = q.column_digest(21);
     return r;
 }
 
@@ -112,7 +145,8 @@ public:
         : artifacts_(db,
                      "SELECT direction, path, hash, size, is_dir FROM run_artifacts "
                      "WHERE run_id = ? ORDER BY direction, seq, path"),
-          metrics_(db, "SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key") {}
+          metrics_(db, "SELECT key, value FROM run_metrics WHERE run_id = ? ORDER BY key"),
+          tags_(db, "SELECT key, value FROM run_tags WHERE run_id = ? ORDER BY key") {}
 
     std::vector<Run> all(Database::Statement& q) {
         std::vector<Run> runs;
@@ -138,11 +172,16 @@ public:
         metrics_.bind(1, r.id);
         while (metrics_.step())
             r.metrics[metrics_.column_text(0)] = metrics_.column_double(1);
+        tags_.reset();
+        tags_.bind(1, r.id);
+        while (tags_.step())
+            r.tags[tags_.column_text(0)] = tags_.column_text(1);
     }
 
 private:
     Database::Statement artifacts_;
     Database::Statement metrics_;
+    Database::Statement tags_;
 };
 
 void insert_artifacts(Database& db, const std::string& run_id, const char* direction,
@@ -203,12 +242,49 @@ bool run_process_gone(long pid, int64_t started_ns) {
 
 RunStore::RunStore(Database& db) : db_(db) {}
 
+namespace {
+
+// Seeded once per process from the kernel; ids need uniqueness, not secrecy.
+uint64_t random_u64() {
+    static std::mutex mu;
+    static std::mt19937_64 gen = [] {
+        std::random_device rd;
+        std::seed_seq seq{rd(), rd(), rd(), rd(), unsigned(::getpid()), unsigned(now_ns())};
+        return std::mt19937_64(seq);
+    }();
+    std::lock_guard<std::mutex> g(mu);
+    return gen();
+}
+
+}  // namespace
+
 std::string RunStore::new_id() {
-    static std::random_device rd;
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%016llx%08x", static_cast<unsigned long long>(now_ns()),
-                  static_cast<unsigned>(rd()));
+    std::snprintf(buf, sizeof buf, "%016llx%08x", static_cast<unsigned long long>(random_u64()),
+                  static_cast<unsigned>(random_u64() >> 32));
     return buf;
+}
+
+std::string RunStore::new_name() {
+    static const char* const adjectives[] = {
+        "amber", "bold",   "brave",  "brisk",  "calm",  "clever", "crisp",  "dapper",
+        "eager", "fair",   "fleet",  "gentle", "glad",  "grand",  "happy",  "jolly",
+        "keen",  "kind",   "lively", "lucid",  "merry", "mellow", "nimble", "noble",
+        "proud", "quick",  "quiet",  "rapid",  "shiny", "sleek",  "smart",  "snug",
+        "solid", "steady", "sunny",  "swift",  "tidy",  "vivid",  "warm",   "witty"};
+    static const char* const nouns[] = {
+        "badger", "bat",   "bear",  "bison", "crane", "crow",  "deer",  "dove",  "eagle", "falcon",
+        "finch",  "fox",   "gecko", "goose", "hare",  "hawk",  "heron", "ibis",  "koala", "lark",
+        "lemur",  "lion",  "lynx",  "mole",  "moose", "newt",  "otter", "owl",   "panda", "puffin",
+        "quail",  "raven", "robin", "seal",  "shrew", "stork", "swan",  "tiger", "wolf",  "wren"};
+    uint64_t r = random_u64();
+    constexpr size_t na = std::size(adjectives), nn = std::size(nouns);
+    std::string out = adjectives[r % na];
+    out += '-';
+    out += nouns[(r / na) % nn];
+    out += '-';
+    out += std::to_string(100 + (r / na / nn) % 900);
+    return out;
 }
 
 void RunStore::begin(const Run& r) {
@@ -221,8 +297,8 @@ void RunStore::begin(const Run& r) {
         db_,
         "INSERT INTO runs(id, stage, cmd, params_json, started_ns, ended_ns, status, exit_code, "
         "host, user, pid, git_in_repo, git_commit, git_dirty, git_diff_hash, cache_key, "
-        "log_object, restored_from) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "log_object, restored_from, kind, name, parent, sweep) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, r.id)
         .bind(2, r.stage)
         .bind(3, r.cmd)
@@ -246,7 +322,11 @@ void RunStore::begin(const Run& r) {
         ins.bind_blob(17, r.log->data(), r.log->size());
     else
         ins.bind_null(17);
-    ins.bind(18, r.restored_from);
+    ins.bind(18, r.restored_from)
+        .bind(19, std::string_view(run_kind_name(r.kind)))
+        .bind(20, r.name)
+        .bind(21, r.parent)
+        .bind(22, r.sweep);
     if (sqlite3_step(ins.raw()) != SQLITE_DONE) {
         if ((sqlite3_extended_errcode(db_.handle()) & 0xff) == SQLITE_CONSTRAINT)
             throw Error("cannot record run " + quote(r.id) + ": a run with this id exists");
@@ -261,6 +341,13 @@ void RunStore::begin(const Run& r) {
         param.step();
     }
     insert_artifacts(db_, r.id, "in", r.inputs);
+    Database::Statement tag(db_,
+                            "INSERT OR REPLACE INTO run_tags(run_id, key, value) VALUES (?, ?, ?)");
+    for (const auto& [key, value] : r.tags) {
+        tag.reset();
+        tag.bind(1, r.id).bind(2, key).bind(3, value);
+        tag.step();
+    }
     tx.commit();
 }
 
@@ -270,7 +357,7 @@ void RunStore::finish(const Run& r) {
     Database::Transaction tx(db_);
     Database::Statement up(db_,
                            "UPDATE runs SET status = ?, ended_ns = ?, exit_code = ?, "
-                           "log_object = ?, restored_from = ? WHERE id = ?");
+                           "log_object = ?, restored_from = ?, lock_object = ? WHERE id = ?");
     up.bind(1, std::string_view(run_status_name(r.status))).bind(2, ended);
     if (r.exit_code)
         up.bind(3, *r.exit_code);
@@ -280,7 +367,12 @@ void RunStore::finish(const Run& r) {
         up.bind_blob(4, r.log->data(), r.log->size());
     else
         up.bind_null(4);
-    up.bind(5, r.restored_from).bind(6, r.id);
+    up.bind(5, r.restored_from);
+    if (r.lock_object)
+        up.bind_blob(6, r.lock_object->data(), r.lock_object->size());
+    else
+        up.bind_null(6);
+    up.bind(7, r.id);
     up.step();
     if (sqlite3_changes(db_.handle()) != 1)
         throw Error("cannot finish run " + quote(r.id) + ": it was never started");
@@ -456,6 +548,283 @@ std::vector<Digest> RunStore::digests_with_prefix(const std::string& hex_prefix,
     while (q.step())
         out.push_back(q.column_digest(0));
     return out;
+}
+
+// ---- references, recording from inside a run, removal --------------------------------------
+
+std::string RunStore::resolve(const std::string& ref) {
+    if (ref.empty()) throw Error("empty run reference");
+    std::vector<std::pair<std::string, std::string>> found;  // id, name
+    bool hex = ref.size() >= 4 && std::all_of(ref.begin(), ref.end(), [](char c) {
+                   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+    if (hex) {
+        // Every id starting with `ref` sorts in [ref, ref + "\x7f").
+        Database::Statement q(db_, "SELECT id, name FROM runs WHERE id >= ? AND id < ? LIMIT 6");
+        q.bind(1, ref).bind(2, ref + "\x7f");
+        while (q.step())
+            found.emplace_back(q.column_text(0), q.column_text(1));
+        for (const auto& f : found)
+            if (f.first == ref) return ref;
+    }
+    if (found.empty()) {
+        Database::Statement q(db_, "SELECT id, name FROM runs WHERE name = ? LIMIT 6");
+        q.bind(1, ref);
+        while (q.step())
+            found.emplace_back(q.column_text(0), q.column_text(1));
+    }
+    if (found.empty()) {
+        std::string hint = !hex && ref.size() < 4 && std::all_of(ref.begin(), ref.end(), ::isxdigit)
+                               ? " (an id prefix needs at least 4 hex digits)"
+                               : "";
+        throw Error("unknown run " + quote(ref) + hint);
+    }
+    if (found.size() == 1) return found.front().first;
+    std::string list;
+    for (size_t i = 0; i < found.size() && i < 5; ++i) {
+        list += (i ? ", " : "") + found[i].first.substr(0, 12);
+        if (!found[i].second.empty()) list += " (" + found[i].second + ")";
+    }
+    if (found.size() > 5) list += ", ...";
+    throw Error("run " + quote(ref) + " is ambiguous: it matches " + list);
+}
+
+std::vector<std::string> RunStore::all_ids() {
+    std::vector<std::string> out;
+    Database::Statement q(db_, "SELECT id FROM runs ORDER BY id");
+    while (q.step())
+        out.push_back(q.column_text(0));
+    return out;
+}
+
+std::vector<Run> RunStore::children(const std::string& parent) {
+    Database::Statement q(db_, select_runs("WHERE parent = ? ORDER BY started_ns, id").c_str());
+    q.bind(1, parent);
+    Loader loader(db_);
+    return loader.all(q);
+}
+
+namespace {
+
+// Throws unless `run_id` names a run that is still running.
+void require_running(Database& db, const std::string& run_id) {
+    Database::Statement q(db, "SELECT status FROM runs WHERE id = ?");
+    q.bind(1, run_id);
+    if (!q.step()) throw Error("unknown run " + quote(run_id));
+    std::string status = q.column_text(0);
+    if (status != "running")
+        throw Error("run " + quote(run_id) + " has ended (" + status + "); cannot record into it");
+}
+
+}  // namespace
+
+void RunStore::log_metrics(const std::string& run_id, const std::vector<MetricPoint>& points) {
+    Database::Transaction tx(db_);
+    require_running(db_, run_id);
+    Database::Statement find(db_,
+                             "SELECT id, last_step FROM metric_series "
+                             "WHERE run_id = ? AND key = ?");
+    Database::Statement make(db_,
+                             "INSERT INTO metric_series(run_id, key, last_step) "
+                             "VALUES (?, ?, ?)");
+    Database::Statement point(db_,
+                              "INSERT INTO metric_points(series, step, value, time_ns) "
+                              "VALUES (?, ?, ?, ?)");
+    Database::Statement last(db_, "UPDATE metric_series SET last_step = ? WHERE id = ?");
+    Database::Statement latest(db_,
+                               "INSERT OR REPLACE INTO run_metrics(run_id, key, value) "
+                               "VALUES (?, ?, ?)");
+    struct Series {
+        int64_t id;
+        int64_t last_step;
+        bool seen_value = false;  // a point at or after last_step came in this batch
+        double value = 0;
+    };
+    std::unordered_map<std::string, Series> series;
+    int64_t now = now_ns();
+    for (const MetricPoint& p : points) {
+        auto it = series.find(p.key);
+        if (it == series.end()) {
+            find.reset();
+            find.bind(1, run_id).bind(2, p.key);
+            Series s{};
+            if (find.step()) {
+                s.id = find.column_int(0);
+                s.last_step = find.column_int(1);
+            } else {
+                make.reset();
+                make.bind(1, run_id).bind(2, p.key).bind(3, p.step);
+                make.step();
+                s.id = sqlite3_last_insert_rowid(db_.handle());
+                s.last_step = p.step;
+            }
+            it = series.emplace(p.key, s).first;
+        }
+        Series& s = it->second;
+        point.reset();
+        point.bind(1, s.id).bind(2, p.step).bind(3, p.value).bind(4, p.time_ns ? p.time_ns : now);
+        point.step();
+        // The run's value of a metric is the one at its highest step (the latest among equals).
+        if (p.step >= s.last_step) {
+            s.last_step = p.step;
+            s.value = p.value;
+            s.seen_value = true;
+        }
+    }
+    for (const auto& [key, s] : series) {
+        if (!s.seen_value) continue;
+        last.reset();
+        last.bind(1, s.last_step).bind(2, s.id);
+        last.step();
+        latest.reset();
+        latest.bind(1, run_id).bind(2, key).bind(3, s.value);
+        latest.step();
+    }
+    tx.commit();
+}
+
+namespace {
+
+// Adds `key` to a run's parameters (run_params and params_json); false when it is already there
+// (with `had` set to its JSON text). Inside the caller's transaction.
+bool add_param(Database& db, const std::string& run_id, const std::string& key,
+               const nlohmann::json& value, std::string* had) {
+    Database::Statement q(db, "SELECT value_json FROM run_params WHERE run_id = ? AND key = ?");
+    q.bind(1, run_id).bind(2, key);
+    if (q.step()) {
+        if (had) *had = q.column_text(0);
+        return false;
+    }
+    Database::Statement ins(db, "INSERT INTO run_params(run_id, key, value_json) VALUES (?, ?, ?)");
+    ins.bind(1, run_id).bind(2, key).bind(3, value.dump());
+    ins.step();
+    Database::Statement get(db, "SELECT params_json FROM runs WHERE id = ?");
+    get.bind(1, run_id);
+    if (!get.step()) throw Error("unknown run " + quote(run_id));
+    nlohmann::json params = nlohmann::json::parse(get.column_text(0), nullptr, false);
+    if (!params.is_object()) params = nlohmann::json::object();
+    params[key] = value;
+    Database::Statement up(db, "UPDATE runs SET params_json = ? WHERE id = ?");
+    up.bind(1, params.dump()).bind(2, run_id);
+    up.step();
+    return true;
+}
+
+}  // namespace
+
+void RunStore::log_param(const std::string& run_id, const std::string& key,
+                         const nlohmann::json& value) {
+    Database::Transaction tx(db_);
+    require_running(db_, run_id);
+    std::string had;
+    if (!add_param(db_, run_id, key, value, &had)) {
+        if (had == value.dump()) return;  // the same value again
+        throw Error("parameter " + quote(key) + " of run " + quote(run_id.substr(0, 12)) +
+                    " is already " + had + "; a parameter keeps its first value");
+    }
+    tx.commit();
+}
+
+void RunStore::add_missing_params(const std::string& run_id, const nlohmann::json& params) {
+    Database::Transaction tx(db_);
+    for (auto it = params.begin(); it != params.end(); ++it)
+        add_param(db_, run_id, it.key(), it.value(), nullptr);
+    tx.commit();
+}
+
+void RunStore::set_tag(const std::string& run_id, const std::string& key,
+                       const std::string& value) {
+    Database::Transaction tx(db_);
+    require_running(db_, run_id);
+    Database::Statement ins(db_,
+                            "INSERT OR REPLACE INTO run_tags(run_id, key, value) "
+                            "VALUES (?, ?, ?)");
+    ins.bind(1, run_id).bind(2, key).bind(3, value);
+    ins.step();
+    tx.commit();
+}
+
+void RunStore::add_output(const std::string& run_id, const Artifact& a) {
+    Database::Transaction tx(db_);
+    require_running(db_, run_id);
+    Database::Statement seq(db_,
+                            "SELECT count(*) FROM run_artifacts "
+                            "WHERE run_id = ? AND direction = 'out'");
+    seq.bind(1, run_id);
+    seq.step();
+    Database::Statement ins(db_,
+                            "INSERT OR REPLACE INTO run_artifacts"
+                            "(run_id, direction, path, seq, hash, size, is_dir) "
+                            "VALUES (?, 'out', ?, ?, ?, ?, ?)");
+    ins.bind(1, run_id)
+        .bind(2, a.path)
+        .bind(3, seq.column_int(0))
+        .bind_blob(4, a.digest.data(), a.digest.size())
+        .bind(5, int64_t(a.size))
+        .bind(6, a.is_dir);
+    ins.step();
+    tx.commit();
+}
+
+std::vector<MetricPoint> RunStore::history(const std::string& run_id, const std::string& key) {
+    std::vector<MetricPoint> out;
+    Database::Statement q(db_,
+                          "SELECT p.step, p.value, p.time_ns FROM metric_points p "
+                          "JOIN metric_series s ON s.id = p.series "
+                          "WHERE s.run_id = ? AND s.key = ? ORDER BY p.step, p.rowid");
+    q.bind(1, run_id).bind(2, key);
+    while (q.step())
+        out.push_back({key, q.column_double(1), q.column_int(0), q.column_int(2)});
+    return out;
+}
+
+int64_t RunStore::next_step(const std::string& run_id, const std::string& key) {
+    Database::Statement q(db_, "SELECT last_step FROM metric_series WHERE run_id = ? AND key = ?");
+    q.bind(1, run_id).bind(2, key);
+    return q.step() ? q.column_int(0) + 1 : 0;
+}
+
+std::vector<std::string> RunStore::history_keys(const std::string& run_id) {
+    std::vector<std::string> out;
+    Database::Statement q(db_, "SELECT key FROM metric_series WHERE run_id = ? ORDER BY key");
+    q.bind(1, run_id);
+    while (q.step())
+        out.push_back(q.column_text(0));
+    return out;
+}
+
+size_t RunStore::remove(const std::vector<std::string>& ids) {
+    Database::Transaction tx(db_);
+    Database::Statement kids(db_, "SELECT id FROM runs WHERE parent = ?");
+    Database::Statement points(db_,
+                               "DELETE FROM metric_points WHERE series IN "
+                               "(SELECT id FROM metric_series WHERE run_id = ?)");
+    Database::Statement del(db_, "DELETE FROM runs WHERE id = ?");
+    std::vector<std::string> all;
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+        if (!seen.insert(id).second) continue;
+        all.push_back(id);
+        kids.reset();
+        kids.bind(1, id);
+        while (kids.step()) {
+            std::string k = kids.column_text(0);
+            if (seen.insert(k).second) all.push_back(k);
+        }
+    }
+    size_t n = 0;
+    for (const auto& id : all) {
+        points.reset();
+        points.bind(1, id);
+        points.step();
+        // run_artifacts, run_metrics, run_params, run_tags and metric_series cascade.
+        del.reset();
+        del.bind(1, id);
+        del.step();
+        n += size_t(sqlite3_changes(db_.handle()));
+    }
+    tx.commit();
+    return n;
 }
 
 // ---- metrics files ------------------------------------------------------------------------

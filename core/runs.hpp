@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ enum class RunStatus { running, succeeded, failed, interrupted, restored };
 const char* run_status_name(RunStatus s);  // "running", "succeeded", ...
 std::optional<RunStatus> run_status_from(const std::string& name);
 
+// What a run is: one pipeline stage, one experiment (`mlo exp run`: a whole pipeline in an
+// isolated workspace; its stage runs name it as parent), or a tracked command (`mlo run`).
+enum class RunKind { stage, exp, command };
+const char* run_kind_name(RunKind k);  // "stage", "exp", "command"
+std::optional<RunKind> run_kind_from(const std::string& name);
+
 // The code version a run used (libgit2).
 struct GitState {
     bool in_git = false;    // the repository root is inside a git work tree
@@ -34,6 +41,20 @@ struct GitState {
 // Never throws for git problems (a broken .git gives in_git = false and a note in `error`).
 GitState read_git_state(const fs::path& root, std::string* error = nullptr);
 
+// What git ignores in the work tree containing `root` (.gitignore files, info/exclude, the
+// global excludes). Outside git nothing is ignored.
+class GitIgnores {
+public:
+    explicit GitIgnores(const fs::path& root);
+    ~GitIgnores();
+    // `rel` is relative to `root`, '/'-separated.
+    bool ignored(const std::string& rel, bool is_dir) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 // An artifact a run read or wrote: a file or a directory (manifest) in the object store.
 struct Artifact {
     std::string path;  // repository-relative
@@ -43,9 +64,13 @@ struct Artifact {
 };
 
 struct Run {
-    std::string id;     // see RunStore::new_id
-    std::string stage;  // "" for runs that are not a pipeline stage
-    std::string cmd;    // the resolved command line (or "builtin: {...}")
+    std::string id;  // see RunStore::new_id
+    RunKind kind = RunKind::stage;
+    std::string name;    // human name ("" for stage runs)
+    std::string parent;  // the experiment a stage run belongs to, else ""
+    std::string sweep;   // experiments of one `exp run` share it, else ""
+    std::string stage;   // "" for runs that are not a pipeline stage
+    std::string cmd;     // the resolved command line (or "builtin: {...}")
     nlohmann::json params = nlohmann::json::object();  // flat {"train.l2": 0.1}
     int64_t started_ns = 0;                            // wall clock, ns since the epoch
     int64_t ended_ns = 0;                              // 0 while running
@@ -58,16 +83,30 @@ struct Run {
     std::string restored_from;      // for status restored: the run whose outputs were reused
     std::vector<Artifact> inputs;   // dependencies, with the hashes they had when it ran
     std::vector<Artifact> outputs;  // what it wrote (set by finish)
-    std::map<std::string, double> metrics;  // flattened metrics files ("a.b" -> value)
+    std::map<std::string, double> metrics;  // flattened metrics files ("a.b" -> value), and
+                                            // logged metrics at their highest step
+    std::map<std::string, std::string> tags;
+    std::optional<Digest> lock_object;  // exp: the mlo.lock it ended with
+};
+
+// One logged value of a metric.
+struct MetricPoint {
+    std::string key;
+    double value = 0;
+    int64_t step = 0;
+    int64_t time_ns = 0;  // 0 = now
 };
 
 class RunStore {
 public:
     explicit RunStore(Database& db);
 
-    // A new, unique, time-ordered id: 16 lowercase hex digits of time plus 8 random, e.g.
-    // "18a3f09c2b7d4e00a1b2c3d4" (sorting ids sorts runs by start).
+    // A new unique id: 24 random lowercase hex digits, so that, as with git's object ids, a
+    // short prefix names one run. (Databases from before migration 4 also hold time-ordered
+    // ids: 16 hex digits of the start time plus 8 random ones.)
     static std::string new_id();
+    // A human name for a run, "adjective-noun-NNN" ("brisk-otter-417").
+    static std::string new_name();
 
     // Records a run as started (status as given, usually running), with its inputs and params.
     void begin(const Run& r);
@@ -76,6 +115,34 @@ public:
     void finish(const Run& r);
 
     std::optional<Run> get(const std::string& id_or_prefix);  // unique prefix allowed
+    // What the user typed for a run: its full id, a unique prefix of it (4 or more hex
+    // digits) or its name when no other run has that name. Returns the full id. Throws Error
+    // "unknown run 'x'" or "run 'x' is ambiguous: ..." listing the candidates.
+    std::string resolve(const std::string& ref);
+    // Every run id, sorted (for the shortest unambiguous abbreviations).
+    std::vector<std::string> all_ids();
+    // The stage runs of an experiment, in the order they started.
+    std::vector<Run> children(const std::string& parent);
+
+    // Recording into a run that is still running (`mlo log`); each call is one transaction.
+    // Throws Error when the run does not exist or has ended.
+    void log_metrics(const std::string& run_id, const std::vector<MetricPoint>& points);
+    // A parameter, once set, keeps its value: the same value again is accepted, another is an
+    // error.
+    void log_param(const std::string& run_id, const std::string& key, const nlohmann::json& value);
+    // Adds the parameters a run does not have yet (any status); the others keep their values.
+    void add_missing_params(const std::string& run_id, const nlohmann::json& params);
+    void set_tag(const std::string& run_id, const std::string& key, const std::string& value);
+    void add_output(const std::string& run_id, const Artifact& a);
+    // A metric's logged history, by step (then in the order logged).
+    std::vector<MetricPoint> history(const std::string& run_id, const std::string& key);
+    // One past the highest step logged for the metric (0 when none is).
+    int64_t next_step(const std::string& run_id, const std::string& key);
+    // Keys of the metrics that have a logged history.
+    std::vector<std::string> history_keys(const std::string& run_id);
+    // Deletes runs with their artifacts, metrics, histories, tags and their experiments'
+    // stage runs; returns how many runs went. One transaction.
+    size_t remove(const std::vector<std::string>& ids);
     // Newest first. `stage` empty = all stages; `limit` 0 = no limit.
     std::vector<Run> list(const std::string& stage = "", size_t limit = 0);
     // The newest succeeded (not restored) run with this cache key, if any.

@@ -10,6 +10,8 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   # tests and benchmarks
   git python3 util-linux time coreutils make mawk
+  # tests/e2e/tracking.sh checks that plot files parse as XML; bench/tracking.sh uses sqlite3
+  libxml2-utils sqlite3
   # bench/learners.sh compares with scikit-learn (in /usr/bin/python3; never needed by mlo)
   python3-numpy python3-sklearn
 )

@@ -22,4 +22,5 @@ echo "== benchmark smoke run"
 bash "$root/bench/storage.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/pipeline.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/learners.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
+bash "$root/bench/tracking.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 echo "== all tests passed"

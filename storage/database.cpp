@@ -136,6 +136,45 @@ CREATE TABLE model_events (
 );
 CREATE INDEX model_events_by_alias ON model_events(name, alias, seq);
 )sql",
+    // 4: experiment tracking (issue 5). A run now has a kind: 'stage' (a pipeline stage, as
+    // before), 'exp' (one combination of `mlo exp run`: a whole pipeline run in an isolated
+    // workspace, whose stage runs name it as their parent) or 'command' (`mlo run -- CMD`).
+    // `name` is a human name; `sweep` groups the experiments one `exp run` started;
+    // `lock_object` is the mlo.lock an experiment ended with (for `exp apply`). New ids are
+    // random (24 hex digits) so that short prefixes are unambiguous, like git's.
+    // Metric histories: one series per (run, metric), its points in `metric_points` (not a
+    // foreign key, so that logging a million points does not check one per point;
+    // RunStore::remove deletes them). run_metrics keeps each metric's value at its highest step.
+    R"sql(
+ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'stage';
+ALTER TABLE runs ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN sweep TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN lock_object BLOB;
+CREATE INDEX runs_by_kind ON runs(kind, started_ns);
+CREATE INDEX runs_by_parent ON runs(parent) WHERE parent != '';
+CREATE INDEX runs_by_name ON runs(name) WHERE name != '';
+CREATE TABLE run_tags (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE metric_series (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    last_step INTEGER NOT NULL,
+    UNIQUE (run_id, key)
+);
+CREATE TABLE metric_points (
+    series INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    value REAL NOT NULL,
+    time_ns INTEGER NOT NULL
+);
+CREATE INDEX metric_points_by_series ON metric_points(series, step);
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;

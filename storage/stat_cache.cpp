@@ -24,7 +24,7 @@ std::string prefix_end(std::string prefix) {
 
 }  // namespace
 
-StatCache::StatCache(Database& db) : db_(db) {}
+StatCache::StatCache(Database& db, bool persistent) : db_(db), persistent_(persistent) {}
 
 int64_t StatCache::racy_window(const FileStat& st) {
     bool whole_seconds = st.mtime_ns % 1000000000 == 0;
@@ -32,6 +32,7 @@ int64_t StatCache::racy_window(const FileStat& st) {
 }
 
 void StatCache::load(std::string_view prefix) {
+    if (!persistent_) return;
     std::string p(prefix);
     for (const auto& l : loaded_) {
         if (l.empty() || p == l ||
@@ -87,10 +88,12 @@ void StatCache::record(const std::string& path, const FileStat& st, const Digest
 
 void StatCache::forget(std::string_view prefix) {
     std::string p(prefix);
-    Database::Statement q(db_,
-                          "DELETE FROM stat_cache WHERE path = ?1 OR (path >= ?2 AND path < ?3)");
-    q.bind(1, p).bind(2, p + "/").bind(3, prefix_end(p + "/"));
-    q.step();
+    if (persistent_) {
+        Database::Statement q(
+            db_, "DELETE FROM stat_cache WHERE path = ?1 OR (path >= ?2 AND path < ?3)");
+        q.bind(1, p).bind(2, p + "/").bind(3, prefix_end(p + "/"));
+        q.step();
+    }
     auto below = [&](const std::string& path) {
         return p.empty() || path == p ||
                (path.size() > p.size() && path.compare(0, p.size(), p) == 0 &&
@@ -111,6 +114,11 @@ bool StatCache::flush() {
         rows.swap(pending_);
     }
     if (rows.empty()) return true;
+    if (!persistent_) {
+        for (auto& [path, r] : rows)
+            rows_[path] = r;
+        return true;
+    }
     try {
         write_rows(rows);
     } catch (const Error&) {

@@ -23,7 +23,9 @@ namespace mlo {
 // at least racy_window() older than the moment its row was recorded.
 class StatCache {
 public:
-    explicit StatCache(Database& db);
+    // `persistent` false: rows live in memory only, never read from or written to the database
+    // (an experiment's private workspace, whose paths equal the user's but whose files do not).
+    explicit StatCache(Database& db, bool persistent = true);
 
     // The safety margin for a file timestamp: 100 ms where the file system keeps sub-second
     // timestamps (a clock tick is at most 10 ms), 2 s where it keeps whole seconds (FAT, old ext3).
@@ -48,6 +50,7 @@ private:
         int64_t cached_at_ns;
     };
     Database& db_;
+    bool persistent_;
     std::unordered_map<std::string, Row> rows_;
     std::vector<std::string> loaded_;
     std::mutex mu_;

@@ -76,23 +76,112 @@ std::string host_name() {
 
 }  // namespace
 
-TEST_CASE("run ids are 24 lowercase hex digits, unique and ordered by time", "[runs]") {
-    std::string prev;
-    std::set<std::string> seen;
-    for (int i = 0; i < 200; ++i) {
+TEST_CASE("run ids are 24 random lowercase hex digits whose short prefixes differ", "[runs]") {
+    std::set<std::string> seen, prefixes;
+    for (int i = 0; i < 2000; ++i) {
         std::string id = RunStore::new_id();
         REQUIRE(id.size() == 24);
         CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
         CHECK(seen.insert(id).second);
-        // The first 16 digits are the clock: never earlier than the previous id's.
-        CHECK(id.substr(0, 16) >= prev.substr(0, std::min<size_t>(prev.size(), 16)));
-        prev = id;
+        prefixes.insert(id.substr(0, 8));
     }
-    int64_t before = now_ns();
-    std::string id = RunStore::new_id();
-    int64_t t = int64_t(std::stoull(id.substr(0, 16), nullptr, 16));
-    CHECK(t >= before);
-    CHECK(t <= now_ns());
+    // Ids made in the same instant do not share a time prefix: 8 digits tell 2000 apart
+    // (a collision among 2000 random 32-bit prefixes has probability below 0.05%).
+    CHECK(prefixes.size() == seen.size());
+    std::string name = RunStore::new_name();
+    CHECK_THAT(name, Catch::Matchers::Matches("[a-z]+-[a-z]+-[1-9][0-9][0-9]"));
+}
+
+TEST_CASE("a run is named by its id, a unique prefix of it, or its unique name", "[runs]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    RunStore store(db);
+    Run a = make_run("", 100, "aaaa1111bbbb2222cccc3333");
+    a.kind = RunKind::command;
+    a.name = "first";
+    Run b = make_run("", 200, "aaaa1111ffff2222cccc3333");
+    b.name = "twin";
+    Run c = make_run("", 300, "0123456789abcdef01234567");
+    c.name = "twin";
+    for (const Run& r : {a, b, c})
+        record(store, r, RunStatus::succeeded);
+    CHECK(store.resolve("aaaa1111bbbb2222cccc3333") == a.id);
+    CHECK(store.resolve("aaaa1111b") == a.id);
+    CHECK(store.resolve("first") == a.id);
+    CHECK(store.resolve("0123") == c.id);
+    CHECK_THROWS_WITH(store.resolve("aaaa1111"),
+                      StartsWith("run 'aaaa1111' is ambiguous: it matches aaaa1111bbbb"));
+    CHECK_THROWS_WITH(store.resolve("twin"), Contains("is ambiguous") && Contains("(twin)"));
+    CHECK_THROWS_WITH(store.resolve("nope"), "unknown run 'nope'");
+    // Fewer than 4 hex digits is not taken as a prefix.
+    CHECK_THROWS_WITH(store.resolve("aaa"), StartsWith("unknown run 'aaa'"));
+    auto got = store.get(a.id);
+    REQUIRE(got);
+    CHECK(got->kind == RunKind::command);
+    CHECK(got->name == "first");
+}
+
+TEST_CASE("logged metrics keep their history and the run keeps the highest step's value",
+          "[runs]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    RunStore store(db);
+    Run r = make_run("", 100);
+    store.begin(r);
+    store.log_metrics(r.id, {{"loss", 0.9, 0, 0}, {"loss", 0.5, 2, 0}, {"acc", 0.1, 0, 0}});
+    store.log_metrics(r.id, {{"loss", 0.7, 1, 0}});  // an earlier step: history only
+    auto h = store.history(r.id, "loss");
+    REQUIRE(h.size() == 3);
+    CHECK(h[0].step == 0);
+    CHECK(h[1].value == 0.7);
+    CHECK(h[2].step == 2);
+    CHECK(store.next_step(r.id, "loss") == 3);
+    CHECK(store.next_step(r.id, "other") == 0);
+    CHECK(store.get(r.id)->metrics == std::map<std::string, double>{{"acc", 0.1}, {"loss", 0.5}});
+    store.log_metrics(r.id, {{"loss", 0.4, 2, 0}});  // the same step again: the latest wins
+    CHECK(store.get(r.id)->metrics.at("loss") == 0.4);
+    CHECK(store.history_keys(r.id) == std::vector<std::string>{"acc", "loss"});
+
+    store.log_param(r.id, "lr", 0.1);
+    store.log_param(r.id, "lr", 0.1);  // the same value again is fine
+    CHECK_THROWS_WITH(store.log_param(r.id, "lr", 0.2),
+                      Contains("parameter 'lr'") && Contains("keeps its first value"));
+    store.set_tag(r.id, "team", "a");
+    store.set_tag(r.id, "team", "b");
+    auto got = store.get(r.id);
+    CHECK(got->params == nlohmann::json{{"lr", 0.1}});
+    CHECK(got->tags == std::map<std::string, std::string>{{"team", "b"}});
+
+    r.status = RunStatus::succeeded;
+    store.finish(r);
+    CHECK_THROWS_WITH(store.log_metrics(r.id, {{"loss", 1, 9, 0}}),
+                      Contains("has ended (succeeded)"));
+    CHECK(store.history(r.id, "loss").size() == 4);
+}
+
+TEST_CASE("removing an experiment removes its stage runs, histories and tags", "[runs]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    RunStore store(db);
+    Run exp = make_run("", 100);
+    exp.kind = RunKind::exp;
+    store.begin(exp);
+    Run child = make_run("train", 110);
+    child.parent = exp.id;
+    store.begin(child);
+    store.log_metrics(child.id, {{"loss", 1, 0, 0}, {"loss", 0.5, 1, 0}});
+    store.set_tag(exp.id, "k", "v");
+    Run other = make_run("train", 120);
+    store.begin(other);
+    store.log_metrics(other.id, {{"loss", 2, 0, 0}});
+    CHECK(store.children(exp.id).size() == 1);
+    CHECK(store.remove({exp.id}) == 2);
+    CHECK_FALSE(store.get(exp.id));
+    CHECK_FALSE(store.get(child.id));
+    Database::Statement q(db, "SELECT count(*) FROM metric_points");
+    REQUIRE(q.step());
+    CHECK(q.column_int(0) == 1);  // only the other run's point
+    CHECK(store.history(other.id, "loss").size() == 1);
 }
 
 TEST_CASE("run statuses convert to and from their names", "[runs]") {

@@ -245,6 +245,16 @@ TEST_CASE("connections opening a new database at the same moment all succeed", "
     }
 }
 
+// Today's schema back to version 3: what migration 4 added, removed again.
+void undo_migration_4(Database& db) {
+    db.exec(
+        "DROP INDEX runs_by_kind; DROP INDEX runs_by_parent; DROP INDEX runs_by_name; "
+        "DROP TABLE run_tags; DROP TABLE metric_points; DROP TABLE metric_series; "
+        "ALTER TABLE runs DROP COLUMN kind; ALTER TABLE runs DROP COLUMN name; "
+        "ALTER TABLE runs DROP COLUMN parent; ALTER TABLE runs DROP COLUMN sweep; "
+        "ALTER TABLE runs DROP COLUMN lock_object; UPDATE schema_version SET version = 3;");
+}
+
 TEST_CASE("migration 2 adds the run tables to a version 1 database and keeps its rows",
           "[database][runs]") {
     TempDir tmp;
@@ -284,8 +294,10 @@ PRAGMA journal_mode=WAL;
     CHECK(q.column_int(0) == 3);
     // Deleting a run deletes its artifacts, metrics and parameters (foreign keys are on).
     db.exec(
-        "INSERT INTO runs VALUES ('r', 's', 'c', '{}', 1, 0, 'running', NULL, 'h', 'u', 1, 0, '', "
-        "0, '', '', NULL, '');"
+        "INSERT INTO runs(id, stage, cmd, params_json, started_ns, ended_ns, status, exit_code, "
+        "host, user, pid, git_in_repo, git_commit, git_dirty, git_diff_hash, cache_key, "
+        "log_object, restored_from) VALUES ('r', 's', 'c', '{}', 1, 0, 'running', NULL, 'h', "
+        "'u', 1, 0, '', 0, '', '', NULL, '');"
         "INSERT INTO run_artifacts VALUES ('r', 'in', 'p', 0, x'00', 1, 0);"
         "INSERT INTO run_metrics VALUES ('r', 'm', 1.5);"
         "INSERT INTO run_params VALUES ('r', 'k', '1');");
@@ -304,6 +316,7 @@ TEST_CASE("migration 3 adds the registry tables to a version 2 database and keep
     // A version 2 database: today's schema without the registry tables, holding a run.
     {
         Database db(tmp / "mlo.db");
+        undo_migration_4(db);
         db.exec(
             "DROP TABLE model_events; DROP TABLE model_aliases; DROP TABLE model_versions; "
             "DROP TABLE models; UPDATE schema_version SET version = 2;"
@@ -360,4 +373,37 @@ TEST_CASE("statements bind and read doubles and NULL", "[database]") {
     CHECK(q.column_int(1) == 3);
     CHECK(q.column_int(2) == 1);
     CHECK_FALSE(q.step());
+}
+
+TEST_CASE("migration 4 gives existing runs a kind and adds tags and metric histories",
+          "[database][runs]") {
+    TempDir tmp;
+    REQUIRE(Database::latest_version() >= 4);
+    {
+        Database db(tmp / "mlo.db");
+        undo_migration_4(db);
+        db.exec(
+            "INSERT INTO runs VALUES ('18a3f09c2b7d4e00a1b2c3d4', 's', 'c', '{}', 1, 2, "
+            "'succeeded', 0, 'h', 'u', 1, 0, '', 0, '', '', NULL, '');");
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    Database::Statement q(db, "SELECT kind, name, parent, sweep, lock_object IS NULL FROM runs");
+    REQUIRE(q.step());
+    CHECK(q.column_text(0) == "stage");
+    CHECK(q.column_text(1) == "");
+    CHECK(q.column_text(2) == "");
+    CHECK(q.column_text(3) == "");
+    CHECK(q.column_int(4) == 1);
+    for (const char* table : {"run_tags", "metric_series", "metric_points"})
+        CHECK(count_rows(db, table) == 0);
+    // Tags and series go with their run.
+    db.exec(
+        "INSERT INTO run_tags VALUES ('18a3f09c2b7d4e00a1b2c3d4', 'k', 'v');"
+        "INSERT INTO metric_series(run_id, key, last_step) "
+        "VALUES ('18a3f09c2b7d4e00a1b2c3d4', 'loss', 0);");
+    CHECK_THROWS_AS(db.exec("INSERT INTO run_tags VALUES ('nosuchrun', 'k', 'v')"), Error);
+    db.exec("DELETE FROM runs");
+    CHECK(count_rows(db, "run_tags") == 0);
+    CHECK(count_rows(db, "metric_series") == 0);
 }
