@@ -27,5 +27,7 @@ std::unique_ptr<Command> make_run();
 std::unique_ptr<Command> make_log();
 std::unique_ptr<Command> make_exp();
 std::unique_ptr<Command> make_plots();
+std::unique_ptr<Command> make_metrics();
+std::unique_ptr<Command> make_params();
 
 }  // namespace mlo::cli

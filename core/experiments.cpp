@@ -877,4 +877,87 @@ std::map<std::string, std::string> abbreviate_ids(const std::vector<std::string>
     return out;
 }
 
+// ---- metrics and parameters of a source --------------------------------------------------------
+
+SourceValues values_of(Repository& repo, const std::string& ref) {
+    SourceValues out;
+    if (ref.empty() || ref == "workspace") {
+        out.label = "workspace";
+        Pipeline p = load_pipeline(repo);
+        for (const Stage& s : p.stages) {
+            nlohmann::json values = p.values_for(s);
+            for (auto it = values.begin(); it != values.end(); ++it)
+                out.params[it.key()] = it.value();
+            for (const auto& o : s.outs) {
+                std::error_code ec;
+                if (!o.metric || !fs::exists(repo.abs(o.path), ec)) continue;
+                auto m = read_metrics_file(repo.abs(o.path), o.path);
+                out.metrics.insert(m.begin(), m.end());
+            }
+        }
+        return out;
+    }
+    RunStore runs(repo.db());
+    std::string run_error;
+    try {
+        std::string id = runs.resolve(ref);
+        auto r = runs.get(id);
+        if (r) {
+            out.label = r->name.empty() ? id.substr(0, 8) : r->name;
+            out.metrics = r->metrics;
+            for (auto it = r->params.begin(); it != r->params.end(); ++it)
+                out.params[it.key()] = it.value();
+            return out;
+        }
+    } catch (const Error& e) {
+        run_error = e.what();
+        if (run_error.find("ambiguous") != std::string::npos) throw;
+    }
+    if (!is_git_revision(repo.root(), ref))
+        throw Error(quote(ref) + " is neither a run nor a git revision");
+    out.label = ref;
+    auto lock_text = read_git_file(repo.root(), ref, kLockFile);
+    if (!lock_text) return out;  // nothing had run at that revision
+    LockFile lock = LockFile::parse(*lock_text, ref + ":" + kLockFile);
+    for (const auto& [stage, entry] : lock.stages) {
+        for (const auto& [file, keys] : entry.params)
+            for (const auto& [key, value] : keys)
+                out.params[file == kDefaultParamsFile ? key : file + ":" + key] = value;
+    }
+    // Which outputs are metrics: the pipeline at that revision says, else today's.
+    Pipeline p;
+    if (auto yaml = read_git_file(repo.root(), ref, kPipelineFile)) {
+        try {
+            std::map<std::string, std::string> params;
+            for (const char* f : {kDefaultParamsFile})
+                if (auto t = read_git_file(repo.root(), ref, f)) params[f] = *t;
+            p = parse_pipeline(*yaml, params);
+        } catch (const Error&) {
+            p = load_pipeline(repo);
+        }
+    } else {
+        p = load_pipeline(repo);
+    }
+    for (const Stage& s : p.stages) {
+        for (const auto& o : s.outs) {
+            if (!o.metric) continue;
+            std::optional<std::string> text;
+            auto entry = lock.stages.find(s.name);
+            if (entry != lock.stages.end()) {
+                for (const auto& lp : entry->second.outs) {
+                    std::string t;
+                    if (lp.path == o.path && !lp.snap.is_dir &&
+                        read_file_if_exists(repo.store().path_of(lp.snap.digest), t))
+                        text = t;
+                }
+            }
+            if (!text) text = read_git_file(repo.root(), ref, o.path);
+            if (!text) continue;
+            auto m = parse_metrics(*text, o.path, ref + ":" + o.path);
+            out.metrics.insert(m.begin(), m.end());
+        }
+    }
+    return out;
+}
+
 }  // namespace mlo::core

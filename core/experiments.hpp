@@ -104,6 +104,20 @@ struct ApplyResult {
 // the store would be lost: that is an error before anything changes unless `force`.
 ApplyResult apply_experiment(Repository& repo, const Run& exp, bool force);
 
+// ---- metrics and parameters of the workspace, a run or a revision --------------------------
+
+// What `mlo metrics show/diff` and `mlo params diff` compare.
+struct SourceValues {
+    std::string label;  // "workspace", "run a3f09c2b (name)", "HEAD"
+    std::map<std::string, double> metrics;
+    std::map<std::string, nlohmann::json> params;  // as runs name them ("train.l2", "f.yaml:k")
+};
+// `ref` is "" or "workspace" (the metrics files and parameter values in the workspace), a run
+// (id prefix or name; an experiment's values are its own), or a git revision: its mlo.lock's
+// parameters and the metrics files the pipeline names, read from the store by the hash in that
+// mlo.lock, else from git at that revision. A ref that is both a run and a revision is a run.
+SourceValues values_of(Repository& repo, const std::string& ref);
+
 // ---- querying runs (`exp list`, `exp rm --where`) ----------------------------------------------
 
 // A run as `exp list` sees it: flat fields, loaded for thousands of runs at once.

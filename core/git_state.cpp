@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/runs.hpp"
+#include "storage/error.hpp"
 
 namespace mlo::core {
 
@@ -162,6 +163,66 @@ bool GitIgnores::ignored(const std::string& rel, bool is_dir) const {
     int ignored = 0;
     if (git_ignore_path_is_ignored(&ignored, impl_->repo.get(), path.c_str()) != 0) return false;
     return ignored != 0;
+}
+
+}  // namespace mlo::core
+
+namespace mlo::core {
+
+namespace {
+
+// The repository containing `root` and root's path inside its work tree ("" or "sub/").
+std::pair<RepoPtr, std::string> open_at(const fs::path& root) {
+    init_libgit2();
+    git_repository* raw = nullptr;
+    if (git_repository_open_ext(&raw, root.c_str(), 0, nullptr) != 0)
+        throw Error("not inside a git repository, so there are no revisions to read");
+    RepoPtr repo(raw);
+    std::string prefix;
+    if (const char* workdir = git_repository_workdir(repo.get())) {
+        std::error_code ec;
+        std::string p = fs::weakly_canonical(root, ec)
+                            .lexically_relative(fs::weakly_canonical(workdir, ec))
+                            .generic_string();
+        if (p != "." && !p.empty() && p.rfind("..", 0) != 0) prefix = p + "/";
+    }
+    return {std::move(repo), prefix};
+}
+
+}  // namespace
+
+bool is_git_revision(const fs::path& root, const std::string& rev) {
+    try {
+        auto [repo, prefix] = open_at(root);
+        git_object* obj = nullptr;
+        if (git_revparse_single(&obj, repo.get(), (rev + "^{commit}").c_str()) != 0) return false;
+        git_object_free(obj);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+std::optional<std::string> read_git_file(const fs::path& root, const std::string& rev,
+                                         const std::string& rel) {
+    auto [repo, prefix] = open_at(root);
+    git_object* commit = nullptr;
+    if (git_revparse_single(&commit, repo.get(), (rev + "^{commit}").c_str()) != 0)
+        throw Error(quote(rev) + " is not a git revision");
+    git_object_free(commit);
+    git_object* obj = nullptr;
+    int rc = git_revparse_single(&obj, repo.get(), (rev + ":" + prefix + rel).c_str());
+    if (rc == GIT_ENOTFOUND) return std::nullopt;
+    if (rc != 0) {
+        const git_error* e = git_error_last();
+        throw Error("cannot read " + quote(rel) + " at " + quote(rev) + ": " +
+                    (e && e->message ? e->message : "unknown error"));
+    }
+    ObjectPtr owned(obj);
+    if (git_object_type(obj) != GIT_OBJECT_BLOB) return std::nullopt;
+    auto* blob = reinterpret_cast<git_blob*>(obj);
+    return std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                       size_t(git_blob_rawsize(blob)));
 }
 
 }  // namespace mlo::core

@@ -886,6 +886,11 @@ std::map<std::string, double> read_metrics_file(const fs::path& file, const std:
     } catch (const Error& e) {
         throw Error("cannot read metrics " + quote(shown) + ": " + e.what());
     }
+    return parse_metrics(text, file, shown);
+}
+
+std::map<std::string, double> parse_metrics(const std::string& text, const fs::path& file,
+                                            const std::string& shown) {
     std::string ext = file.extension().string();
     for (char& c : ext)
         c = char(std::tolower(static_cast<unsigned char>(c)));

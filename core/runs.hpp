@@ -174,6 +174,17 @@ std::string current_user();
 // numbers and booleans (1/0) are kept, other values are skipped. Throws Error naming the file
 // (and line for YAML) when it cannot be parsed.
 std::map<std::string, double> read_metrics_file(const fs::path& file, const std::string& shown);
+// The same from the file's text (`file` gives the extension).
+std::map<std::string, double> parse_metrics(const std::string& text, const fs::path& file,
+                                            const std::string& shown);
+
+// The content of `rel` (relative to `root`, which lies in a git work tree) in revision `rev`
+// ("HEAD", "main~2", a commit id): nullopt when the revision has no such file. Throws Error
+// when `rev` is not a revision or there is no git repository.
+std::optional<std::string> read_git_file(const fs::path& root, const std::string& rev,
+                                         const std::string& rel);
+// True when `rev` names a commit in the git repository containing `root`.
+bool is_git_revision(const fs::path& root, const std::string& rev);
 
 // Lineage: the tree of runs and artifacts that produced an object.
 struct LineageNode {

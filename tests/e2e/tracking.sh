@@ -2,7 +2,7 @@
 # Experiment tracking (issue 5): `mlo exp run` sweeps in isolated workspaces, `mlo run` tracked
 # commands, `mlo log` from inside a run, and `mlo exp list/show/diff/apply/rm`.
 source "$(dirname "$0")/lib.bash"
-require_tools python3 sha256sum xmllint
+require_tools python3 sha256sum xmllint git
 
 # A repository whose one stage reads two parameters and writes a model file and metrics:
 # score = a * 10, blen = length of b. Each execution appends "start END" times (ns) to
@@ -231,6 +231,37 @@ test_tracked_command_records_exit_code_log_and_outputs() {
     assert_one_line_error "command failed with exit code 7"
     ok mlo exp show bad --json
     assert_eq "failed 7" "$(json_get '" ".join(str(x) for x in (j["status"], j["exit_code"]))')"
+}
+
+test_metrics_and_params_of_revisions_runs_and_the_workspace() {
+    SLEEP=0 sweep_repo
+    git init -q . && git config user.email t@e.st && git config user.name t
+    ok mlo repro
+    git add -A . && git commit -q -m v1
+    sed -i 's/  a: 1 /  a: 2 /' params.yaml
+    ok mlo repro
+    ok mlo params diff --json
+    assert_eq '{"train.a": {"change": 1.0, "new": 2, "old": 1}}' "$(json_get 'j["params"]')"
+    ok mlo metrics diff
+    assert_contains "$(stdout)" "score"
+    assert_contains "$(stdout)" "+10"
+    assert_not_contains "$(stdout)" "blen"
+    ok mlo metrics show HEAD --json
+    assert_eq '{"blen": 1.0, "score": 10.0}' "$(json_get 'j')"
+    # The store lost the old metrics file (gc): git still has it.
+    ok mlo gc
+    ok mlo metrics show HEAD --json
+    assert_eq '{"blen": 1.0, "score": 10.0}' "$(json_get 'j')"
+    # Runs and experiments compare too.
+    ok mlo exp run -S train.a=5 --name five
+    ok mlo metrics diff five --csv
+    assert_eq "METRIC,five,workspace,CHANGE
+score,50,20,-30" "$(stdout)"
+    ok mlo params diff HEAD five --csv
+    assert_eq "PARAM,HEAD,five,CHANGE
+train.a,1,5,+4" "$(stdout)"
+    expect_exit 2 -- mlo metrics show nosuchthing
+    assert_one_line_error "'nosuchthing' is neither a run nor a git revision"
 }
 
 test_bad_input_is_a_clear_error() {
