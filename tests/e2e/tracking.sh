@@ -233,6 +233,40 @@ test_tracked_command_records_exit_code_log_and_outputs() {
     assert_eq "failed 7" "$(json_get '" ".join(str(x) for x in (j["status"], j["exit_code"]))')"
 }
 
+test_interrupting_a_sweep_stops_every_experiment_and_cleans_up() {
+    new_repo
+    printf 'train:\n  a: 1\n' >params.yaml
+    cat >mlo.yaml <<EOF
+stages:
+  long:
+    cmd: echo \$\$ >> "$TEST_DIR/pids"; sleep 60; echo \${train.a} > out.txt
+    outs: [out.txt]
+EOF
+    : >"$TEST_DIR/pids"
+    "$MLO" exp run -S train.a=1,2,3 -j 2 >r.out 2>r.err </dev/null &
+    local pid=$! i
+    for i in $(seq 100); do [ "$(wc -l <"$TEST_DIR/pids")" = 2 ] && break; sleep 0.1; done
+    [ "$(wc -l <"$TEST_DIR/pids")" = 2 ] || fail "two experiments never started"
+    kill -INT $pid
+    local code=0
+    wait $pid || code=$?
+    assert_eq 130 "$code" "exit code after SIGINT"
+    local p
+    alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+    for p in $(cat "$TEST_DIR/pids"); do
+        for i in $(seq 50); do alive "$p" || break; sleep 0.1; done
+        if alive "$p"; then fail "stage process $p still runs"; fi
+    done
+    # The two started experiments are recorded as interrupted, the third never started.
+    ok mlo exp list --json --all --columns kind,status
+    assert_eq '["exp", "interrupted"]
+["exp", "interrupted"]
+["stage", "interrupted"]
+["stage", "interrupted"]' "$(json_get 'sorted([r["kind"], r["status"]] for r in j)')"
+    assert_eq "" "$(ls .mlo/tmp/exp 2>/dev/null)"
+    assert_no_file out.txt
+}
+
 test_metrics_and_params_of_revisions_runs_and_the_workspace() {
     SLEEP=0 sweep_repo
     git init -q . && git config user.email t@e.st && git config user.name t
