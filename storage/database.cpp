@@ -144,7 +144,8 @@ CREATE INDEX model_events_by_alias ON model_events(name, alias, seq);
     // random (24 hex digits) so that short prefixes are unambiguous, like git's.
     // Metric histories: one series per (run, metric), its points in `metric_points` (not a
     // foreign key, so that logging a million points does not check one per point;
-    // RunStore::remove deletes them). run_metrics keeps each metric's value at its highest step.
+    // RunStore::remove deletes them), keyed in history order. run_metrics keeps each metric's
+    // value at its highest step.
     R"sql(
 ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'stage';
 ALTER TABLE runs ADD COLUMN name TEXT NOT NULL DEFAULT '';
@@ -165,15 +166,18 @@ CREATE TABLE metric_series (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
     last_step INTEGER NOT NULL,
+    points INTEGER NOT NULL DEFAULT 0,
     UNIQUE (run_id, key)
 );
+-- One b-tree in history order; seq numbers a series' points in the order they were logged.
 CREATE TABLE metric_points (
     series INTEGER NOT NULL,
     step INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     value REAL NOT NULL,
-    time_ns INTEGER NOT NULL
-);
-CREATE INDEX metric_points_by_series ON metric_points(series, step);
+    time_ns INTEGER NOT NULL,
+    PRIMARY KEY (series, step, seq)
+) WITHOUT ROWID;
 )sql",
 };
 
@@ -226,6 +230,9 @@ Database::Database(const fs::path& file) : file_(file) {
         }
         exec("PRAGMA synchronous=NORMAL");
         exec("PRAGMA foreign_keys=ON");
+        // 16 MiB of page cache (SQLite's default is 2): a large batch (a million logged metric
+        // values, a big add's stat cache) then stays in memory until it commits.
+        exec("PRAGMA cache_size=-16384");
         migrate();
     } catch (...) {
         sqlite3_close(db_);
