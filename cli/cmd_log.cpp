@@ -181,8 +181,6 @@ class Log : public Command {
 public:
     void setup(CLI::App& app) override {
         app.require_subcommand(1);
-        app.add_option("--run", run_, "The run to record into (default: $MLO_RUN_ID)")
-            ->type_name("RUN");
 
         metric_ = app.add_subcommand("metric", "Record one value of a metric");
         metric_->add_option("name", name_, "The metric's name")->required()->type_name("NAME");
@@ -212,6 +210,11 @@ public:
         tag_->add_option("assignments", assignments_, "KEY=VALUE")
             ->required()
             ->type_name("KEY=VALUE");
+        // After the subcommand (`mlo log metric loss 1 --run ID`): before it, mlo's dispatcher
+        // would take the option's value for the subcommand's name.
+        for (CLI::App* sub : {metric_, metrics_, param_, artifact_, tag_})
+            sub->add_option("--run", run_, "The run to record into (default: $MLO_RUN_ID)")
+                ->type_name("RUN");
     }
 
     int run(Context& ctx) override {

@@ -233,6 +233,18 @@ Database::Database(const fs::path& file) : file_(file) {
         // 16 MiB of page cache (SQLite's default is 2): a large batch (a million logged metric
         // values, a big add's stat cache) then stays in memory until it commits.
         exec("PRAGMA cache_size=-16384");
+        // SQLite checkpoints the WAL from the committing connection once it holds 1000 pages,
+        // but not while the connection has a statement in progress (SQLITE_LOCKED), which is
+        // when our transactions commit (the statements are objects that outlive the commit).
+        // A shell loop of `mlo log metric` then grew the WAL without bound. So remember its
+        // size here and checkpoint when the connection closes (see ~Database).
+        sqlite3_wal_hook(
+            db_,
+            [](void* self, sqlite3*, const char*, int frames) {
+                static_cast<Database*>(self)->wal_frames_ = frames;
+                return SQLITE_OK;
+            },
+            this);
         migrate();
     } catch (...) {
         sqlite3_close(db_);
@@ -242,7 +254,11 @@ Database::Database(const fs::path& file) : file_(file) {
 }
 
 Database::~Database() {
-    if (db_) sqlite3_close(db_);
+    if (!db_) return;
+    // Every statement is finalized by now. PASSIVE: never waits, never blocks a reader.
+    if (wal_frames_ >= 1000)
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_close(db_);
 }
 
 // SQLite's messages say "disk I/O error"; the errno behind it says which ("No space left on

@@ -84,6 +84,7 @@ public:
 private:
     fs::path file_;
     sqlite3* db_ = nullptr;
+    int wal_frames_ = 0;  // pages in the WAL after our last commit
     void migrate();
 };
 
