@@ -131,12 +131,16 @@ with open(jl, "w") as f, open(sql, "w") as g:
 EOF
 b_mlo=() b_sql=()
 for ((r = 0; r < RUNS; r++)); do
+    # Each timed write starts with the disk caught up: otherwise the previous run's dirty
+    # pages (the sqlite3 floor writes as much) throttle this one's writes.
+    sync
     "$MLO" run -q --name "rows-$r" -- bash -c '
         t0=$(date +%s%N)
         "$MLO" log -q metrics '"$W"'/metrics.jsonl
         t1=$(date +%s%N)
         echo $((t1 - t0)) > '"$W"'/rows.ns' || die "mlo log metrics failed"
     b_mlo+=("$(awk -v ns="$(cat "$W/rows.ns")" 'BEGIN { printf "%.3f", ns / 1e9 }')")
+    sync
     b_sql+=("$(time_of sqlite3 "$FLOOR_DB" ".read $W/metrics.sql")")
 done
 "$MLO" exp show --json "rows-0" >"$W/show.json"

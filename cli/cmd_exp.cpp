@@ -232,13 +232,10 @@ private:
     std::vector<core::RunRow> select_rows(Context& ctx, bool stage_runs) {
         std::optional<core::RunQuery> q;
         if (!where_.empty()) q = core::RunQuery::parse(where_, "--where");
-        auto rows = core::load_run_rows(ctx.repo().db(), stage_runs);
-        if (!q) return rows;
-        std::vector<core::RunRow> out;
-        for (auto& r : rows)
-            if (q->matches([&](const std::string& f) { return r.field(f); }))
-                out.push_back(std::move(r));
-        return out;
+        if (!q) return core::load_run_rows(ctx.repo().db(), stage_runs);
+        return core::load_run_rows(ctx.repo().db(), stage_runs, [&](const core::RunRow& r) {
+            return q->matches([&](const std::string& f) { return r.field(f); });
+        });
     }
 
     int do_list(Context& ctx) {
@@ -267,19 +264,45 @@ private:
 
         std::vector<std::string> cols = columns_for(rows);
         if (ctx.g.json) {
-            nlohmann::json a = nlohmann::json::array();
-            for (const auto& r : rows) {
-                nlohmann::json o = nlohmann::json::object();
-                for (const auto& c : cols) {
+            // Written as text, row by row: 10,000 rows never exist as one JSON tree (its
+            // nodes were a third of the memory `exp list` touched). Keys in sorted order, as
+            // a JSON object would print them.
+            using nlohmann::json;
+            auto dump = [](const json& j) {
+                return j.dump(-1, ' ', false, json::error_handler_t::replace);
+            };
+            std::vector<std::string> keys = cols;
+            std::sort(keys.begin(), keys.end());
+            keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+            std::vector<std::string> key_text;
+            for (const auto& k : keys)
+                key_text.push_back(dump(json(k)) + ":");
+            std::string text = "[";
+            for (size_t i = 0; i < rows.size(); ++i) {
+                const auto& r = rows[i];
+                text += i ? ",{" : "{";
+                for (size_t k = 0; k < keys.size(); ++k) {
+                    const std::string& c = keys[k];
+                    if (k) text += ',';
+                    text += key_text[k];
                     // Parameters keep their JSON type (1 stays 1, "1" stays a string).
                     const std::string* raw =
                         c.rfind("params.", 0) == 0 ? r.param_json(c.substr(7)) : nullptr;
-                    o[c] =
-                        raw ? nlohmann::json::parse(*raw, nullptr, false) : field_json(r.field(c));
+                    if (raw) {
+                        json v = json::parse(*raw, nullptr, false);
+                        text += v.is_discarded() ? "null" : dump(v);
+                    } else {
+                        text += dump(field_json(r.field(c)));
+                    }
                 }
-                a.push_back(std::move(o));
+                text += '}';
+                if (text.size() >= (1u << 20)) {  // written as it goes, never one big string
+                    ctx.out() << text;
+                    text.clear();
+                }
             }
-            ctx.emit(a);
+            text += "]\n";
+            ctx.out() << text;
             return 0;
         }
         if (csv_) {

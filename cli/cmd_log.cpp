@@ -144,9 +144,13 @@ void parse_slow(const std::string& line, const std::string& where, core::MetricP
 }
 
 // Reads JSON lines; a line without "step" gets the next step of its metric (0, 1, 2, ...).
-std::vector<core::MetricPoint> read_json_lines(const std::string& text, const std::string& shown) {
+// Parses JSON lines, handing the points to `sink` in parts of 65,536 (a million-line file is
+// never held as points all at once).
+template <class Sink>
+void read_json_lines(std::string_view text, const std::string& shown, Sink&& sink) {
+    constexpr size_t kPart = 65536;
     std::vector<core::MetricPoint> points;
-    points.reserve(text.size() / 40);
+    points.reserve(std::min(kPart, text.size() / 30 + 1));
     std::unordered_map<std::string, int64_t> next_step;
     size_t line_no = 0;
     size_t at = 0;
@@ -173,8 +177,12 @@ std::vector<core::MetricPoint> read_json_lines(const std::string& text, const st
         if (!has_step) p.step = it->second;
         it->second = std::max(it->second, p.step + 1);
         points.push_back(p);
+        if (points.size() == kPart) {
+            sink(points);
+            points.clear();
+        }
     }
-    return points;
+    if (!points.empty()) sink(points);
 }
 
 class Log : public Command {
@@ -260,24 +268,32 @@ private:
     int do_metrics(Context& ctx, core::RunStore& store, const std::string& id) {
         fs::path path = fs::absolute(file_);
         std::string ext = path.extension().string();
-        std::vector<core::MetricPoint> points;
-        std::string text;
+        std::optional<MappedFile> map;
         try {
-            text = read_file(path);
+            map.emplace(path);
         } catch (const Error& e) {
             throw Error("cannot read metrics " + quote(file_) + ": " + e.what());
         }
+        std::string_view text = map->text();
         size_t first = text.find_first_not_of(" \t\r\n");
         bool lines = false;
         if (ext != ".yaml" && ext != ".yml" && first != std::string::npos && text[first] == '{') {
             // JSON lines when the first line is a whole object with a "name".
             size_t nl = text.find('\n', first);
-            std::string line = text.substr(first, nl == std::string::npos ? nl : nl - first);
+            std::string line(text.substr(first, nl == std::string::npos ? nl : nl - first));
             nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
             lines = !j.is_discarded() && j.is_object() && j.contains("name") && j.contains("value");
         }
+        size_t logged = 0;
         if (lines) {
-            points = read_json_lines(text, file_);
+            // One transaction, written part by part as the file is parsed; an error anywhere
+            // in the file rolls all of it back.
+            core::RunStore::MetricWriter writer(store, id);
+            read_json_lines(text, file_, [&](const std::vector<core::MetricPoint>& part) {
+                writer.add(part);
+                logged += part.size();
+            });
+            writer.commit();
         } else {
             int64_t step = 0;
             if (!step_.empty()) {
@@ -285,13 +301,15 @@ private:
                 if (!s) throw Error("--step: " + quote(step_) + " is not an integer");
                 step = *s;
             }
+            std::vector<core::MetricPoint> points;
             for (const auto& [k, v] : core::read_metrics_file(path, file_))
                 points.push_back({k, v, step, 0});
+            store.log_metrics(id, points);
+            logged = points.size();
         }
-        store.log_metrics(id, points);
         if (!ctx.g.quiet && !ctx.g.json)
-            ctx.note("logged " + std::to_string(points.size()) + " metric value" +
-                     (points.size() == 1 ? "" : "s"));
+            ctx.note("logged " + std::to_string(logged) + " metric value" +
+                     (logged == 1 ? "" : "s"));
         return 0;
     }
 

@@ -488,32 +488,6 @@ std::vector<std::pair<size_t, size_t>> cut(std::string_view text, size_t begin, 
     return ranges;
 }
 
-class Mapping {
-public:
-    explicit Mapping(const fs::path& file) {
-        Fd fd = open_read(file);
-        struct stat st;
-        if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + quote(file));
-        size_ = size_t(st.st_size);
-        if (size_ == 0) return;
-        // Populated: faulting the pages in one at a time while parsing costs more than reading.
-        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
-        if (p == MAP_FAILED) throw_errno("cannot map " + quote(file));
-        data_ = static_cast<const char*>(p);
-        ::madvise(p, size_, MADV_WILLNEED);
-    }
-    ~Mapping() {
-        if (data_) ::munmap(const_cast<char*>(data_), size_);
-    }
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    std::string_view text() const { return {data_ ? data_ : "", size_}; }
-
-private:
-    const char* data_ = nullptr;
-    size_t size_ = 0;
-};
-
 }  // namespace
 
 const char* to_string(ColumnType t) {
@@ -761,7 +735,7 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
 }
 
 Table read_csv(const fs::path& file, const std::string& shown, const CsvOptions& options) {
-    Mapping map(file);
+    MappedFile map(file);
     return parse_csv(map.text(), shown, options);
 }
 

@@ -136,8 +136,10 @@ struct RunRow {
     const std::string* param_json(const std::string& key) const;
 };
 
-// Experiments and tracked commands (and with `stage_runs`, stage runs too), newest first.
-std::vector<RunRow> load_run_rows(Database& db, bool stage_runs);
+// Experiments and tracked commands (and with `stage_runs`, stage runs too), newest first;
+// with `keep`, only the runs it accepts (it sees each run with all its details).
+std::vector<RunRow> load_run_rows(Database& db, bool stage_runs,
+                                  const std::function<bool(const RunRow&)>& keep = {});
 
 // The shortest prefix of each id, at least `min_len` long, that no other id shares.
 std::map<std::string, std::string> abbreviate_ids(const std::vector<std::string>& sorted_ids,

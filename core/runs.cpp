@@ -69,15 +69,11 @@ std::optional<RunKind> run_kind_from(const std::string& name) {
     return std::nullopt;
 }
 
-namespace {
-
 std::string this_host() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return "";
     return buf;
 }
-
-}  // namespace
 
 std::string current_user() {
     std::vector<char> buf(16384);
@@ -227,22 +223,27 @@ int64_t process_start_ns(long pid) {
     return int64_t(btime) * 1000000000 + int64_t(ticks) * (1000000000 / hz);
 }
 
+}  // namespace
+
 // True when the process that recorded a run (on this host) is gone: no such pid, or the pid
 // now belongs to a process that started well after the run did (pid reuse, e.g. after a
 // reboot). The margin absorbs clock steps and the coarse boot time.
-bool run_process_gone(long pid, int64_t started_ns) {
+bool process_gone(long pid, int64_t started_ns) {
     if (pid <= 0) return true;
     if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) return true;
+    // A zombie has exited; nobody may be left to reap it (an orphan whose init does not).
+    std::string stat;
+    if (read_file_if_exists("/proc/" + std::to_string(pid) + "/stat", stat)) {
+        size_t close = stat.rfind(')');
+        if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z')
+            return true;
+    }
     int64_t start = process_start_ns(pid);
     constexpr int64_t kMargin = int64_t(60) * 1000000000;
     return start != 0 && started_ns > 0 && start > started_ns + kMargin;
 }
 
-}  // namespace
-
 RunStore::RunStore(Database& db) : db_(db) {}
-
-namespace {
 
 // Seeded once per process from the kernel; ids need uniqueness, not secrecy.
 uint64_t random_u64() {
@@ -255,8 +256,6 @@ uint64_t random_u64() {
     std::lock_guard<std::mutex> g(mu);
     return gen();
 }
-
-}  // namespace
 
 std::string RunStore::new_id() {
     char buf[32];
@@ -464,7 +463,7 @@ size_t RunStore::reap_stale() {
         q.bind(1, host);
         while (q.step()) {
             Candidate c{q.column_text(0), long(q.column_int(1)), q.column_int(2)};
-            if (run_process_gone(c.pid, c.started_ns)) out.push_back(std::move(c));
+            if (process_gone(c.pid, c.started_ns)) out.push_back(std::move(c));
         }
         return out;
     };
@@ -618,23 +617,19 @@ void require_running(Database& db, const std::string& run_id) {
 
 }  // namespace
 
-void RunStore::log_metrics(const std::string& run_id, const std::vector<MetricPoint>& points) {
-    Database::Transaction tx(db_);
-    require_running(db_, run_id);
-    Database::Statement find(db_,
-                             "SELECT id, last_step, points FROM metric_series "
-                             "WHERE run_id = ? AND key = ?");
-    Database::Statement make(db_,
-                             "INSERT INTO metric_series(run_id, key, last_step) "
-                             "VALUES (?, ?, ?)");
-    Database::Statement point(db_,
-                              "INSERT INTO metric_points(series, step, seq, value, time_ns) "
-                              "VALUES (?, ?, ?, ?, ?)");
-    Database::Statement last(db_,
-                             "UPDATE metric_series SET last_step = ?, points = ? WHERE id = ?");
-    Database::Statement latest(db_,
-                               "INSERT OR REPLACE INTO run_metrics(run_id, key, value) "
-                               "VALUES (?, ?, ?)");
+struct RunStore::MetricWriter::State {
+    State(Database& d, const std::string& id)
+        : db(d),
+          run_id(id),
+          tx(d),
+          find(d, "SELECT id, last_step, points FROM metric_series WHERE run_id = ? AND key = ?"),
+          make(d, "INSERT INTO metric_series(run_id, key, last_step) VALUES (?, ?, ?)"),
+          point(d,
+                "INSERT INTO metric_points(series, step, seq, value, time_ns) "
+                "VALUES (?, ?, ?, ?, ?)"),
+          last(d, "UPDATE metric_series SET last_step = ?, points = ? WHERE id = ?"),
+          latest(d, "INSERT OR REPLACE INTO run_metrics(run_id, key, value) VALUES (?, ?, ?)") {}
+
     struct Series {
         int64_t id;
         int64_t last_step;
@@ -642,12 +637,29 @@ void RunStore::log_metrics(const std::string& run_id, const std::vector<MetricPo
         bool seen_value = false;  // a point at or after last_step came in this batch
         double value = 0;
     };
+    Database& db;
+    std::string run_id;
+    Database::Transaction tx;
+    Database::Statement find, make, point, last, latest;
     std::unordered_map<std::string, Series> series;
     int64_t now = now_ns();
+    std::vector<uint32_t> order;
+};
+
+RunStore::MetricWriter::MetricWriter(RunStore& store, const std::string& run_id)
+    : state_(std::make_unique<State>(store.db_, run_id)) {
+    require_running(store.db_, run_id);
+}
+
+RunStore::MetricWriter::~MetricWriter() = default;
+
+void RunStore::MetricWriter::add(const std::vector<MetricPoint>& points) {
+    State& st = *state_;
     // Inserted in (metric, step) order, the logged order kept among equals: the index on
     // (series, step) then grows at its end instead of splitting pages in the middle, which is
     // most of the cost of a large batch.
-    std::vector<uint32_t> order(points.size());
+    std::vector<uint32_t>& order = st.order;
+    order.resize(points.size());
     for (uint32_t i = 0; i < order.size(); ++i)
         order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -655,35 +667,35 @@ void RunStore::log_metrics(const std::string& run_id, const std::vector<MetricPo
         int c = x.key.compare(y.key);
         return c != 0 ? c < 0 : x.step < y.step;
     });
-    std::unordered_map<std::string, Series>::iterator it = series.end();
+    auto it = st.series.end();
     for (uint32_t i : order) {
         const MetricPoint& p = points[i];
-        if (it == series.end() || it->first != p.key) it = series.find(p.key);
-        if (it == series.end()) {
-            find.reset();
-            find.bind(1, run_id).bind(2, p.key);
-            Series s{};
-            if (find.step()) {
-                s.id = find.column_int(0);
-                s.last_step = find.column_int(1);
-                s.points = find.column_int(2);
+        if (it == st.series.end() || it->first != p.key) it = st.series.find(p.key);
+        if (it == st.series.end()) {
+            st.find.reset();
+            st.find.bind(1, st.run_id).bind(2, p.key);
+            State::Series s{};
+            if (st.find.step()) {
+                s.id = st.find.column_int(0);
+                s.last_step = st.find.column_int(1);
+                s.points = st.find.column_int(2);
             } else {
-                make.reset();
-                make.bind(1, run_id).bind(2, p.key).bind(3, p.step);
-                make.step();
-                s.id = sqlite3_last_insert_rowid(db_.handle());
+                st.make.reset();
+                st.make.bind(1, st.run_id).bind(2, p.key).bind(3, p.step);
+                st.make.step();
+                s.id = sqlite3_last_insert_rowid(st.db.handle());
                 s.last_step = p.step;
             }
-            it = series.emplace(p.key, s).first;
+            it = st.series.emplace(p.key, s).first;
         }
-        Series& s = it->second;
-        point.reset();
-        point.bind(1, s.id)
+        State::Series& s = it->second;
+        st.point.reset();
+        st.point.bind(1, s.id)
             .bind(2, p.step)
             .bind(3, s.points++)
             .bind(4, p.value)
-            .bind(5, p.time_ns ? p.time_ns : now);
-        point.step();
+            .bind(5, p.time_ns ? p.time_ns : st.now);
+        st.point.step();
         // The run's value of a metric is the one at its highest step (the latest among equals).
         if (p.step >= s.last_step) {
             s.last_step = p.step;
@@ -691,16 +703,26 @@ void RunStore::log_metrics(const std::string& run_id, const std::vector<MetricPo
             s.seen_value = true;
         }
     }
-    for (const auto& [key, s] : series) {
-        last.reset();
-        last.bind(1, s.last_step).bind(2, s.points).bind(3, s.id);
-        last.step();
+}
+
+void RunStore::MetricWriter::commit() {
+    State& st = *state_;
+    for (const auto& [key, s] : st.series) {
+        st.last.reset();
+        st.last.bind(1, s.last_step).bind(2, s.points).bind(3, s.id);
+        st.last.step();
         if (!s.seen_value) continue;
-        latest.reset();
-        latest.bind(1, run_id).bind(2, key).bind(3, s.value);
-        latest.step();
+        st.latest.reset();
+        st.latest.bind(1, st.run_id).bind(2, key).bind(3, s.value);
+        st.latest.step();
     }
-    tx.commit();
+    st.tx.commit();
+}
+
+void RunStore::log_metrics(const std::string& run_id, const std::vector<MetricPoint>& points) {
+    MetricWriter w(*this, run_id);
+    w.add(points);
+    w.commit();
 }
 
 namespace {

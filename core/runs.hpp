@@ -127,6 +127,22 @@ public:
     // Recording into a run that is still running (`mlo log`); each call is one transaction.
     // Throws Error when the run does not exist or has ended.
     void log_metrics(const std::string& run_id, const std::vector<MetricPoint>& points);
+    // The same for a batch too large to hold at once (a million-line file): add() it in
+    // parts, then commit(). One transaction: nothing is recorded unless commit() is reached.
+    class MetricWriter {
+    public:
+        MetricWriter(RunStore& store, const std::string& run_id);
+        ~MetricWriter();
+        MetricWriter(const MetricWriter&) = delete;
+        MetricWriter& operator=(const MetricWriter&) = delete;
+        // Points are written in (metric, step) order within a part (see runs.cpp).
+        void add(const std::vector<MetricPoint>& points);
+        void commit();
+
+    private:
+        struct State;
+        std::unique_ptr<State> state_;
+    };
     // A parameter, once set, keeps its value: the same value again is accepted, another is an
     // error.
     void log_param(const std::string& run_id, const std::string& key, const nlohmann::json& value);
@@ -169,6 +185,13 @@ private:
 
 // The user a record names: the passwd name of the effective uid, else $USER ("" if neither).
 std::string current_user();
+// This machine's host name ("" when unknown).
+std::string this_host();
+// True when process `pid` (on this host), which started at `started_ns`, is gone: no such pid,
+// or the pid now belongs to a process that started well after (pid reuse).
+bool process_gone(long pid, int64_t started_ns);
+// A random number from a generator seeded once per process from the kernel (for ids).
+uint64_t random_u64();
 
 // Reads a metrics file (JSON, or YAML for .yaml/.yml) and flattens nested keys to "a.b";
 // numbers and booleans (1/0) are kept, other values are skipped. Throws Error naming the file

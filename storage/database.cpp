@@ -233,6 +233,10 @@ Database::Database(const fs::path& file) : file_(file) {
         // 16 MiB of page cache (SQLite's default is 2): a large batch (a million logged metric
         // values, a big add's stat cache) then stays in memory until it commits.
         exec("PRAGMA cache_size=-16384");
+        // Read the database through a memory map (up to 1 GiB) instead of copying every page
+        // into the page cache: `exp list` over 10,000 runs reads ~40,000 pages, and their
+        // allocations were a fifth of its time.
+        exec("PRAGMA mmap_size=1073741824");
         // SQLite checkpoints the WAL from the committing connection once it holds 1000 pages,
         // but not while the connection has a statement in progress (SQLITE_LOCKED), which is
         // when our transactions commit (the statements are objects that outlive the commit).

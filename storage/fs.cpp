@@ -1,6 +1,7 @@
 #include "storage/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,12 +57,15 @@ Fd open_dir(const fs::path& p) {
 }
 
 static std::string read_fd(int fd, const fs::path& p) {
+    // Reads straight into the string, sized from fstat (a file that grows meanwhile, or a
+    // pipe, grows it further).
     std::string out;
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(size_t(st.st_size));
-    char buf[65536];
+    size_t used = 0;
+    out.resize(::fstat(fd, &st) == 0 && st.st_size > 0 ? size_t(st.st_size) + 1 : 65536);
     for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (used == out.size()) out.resize(out.size() * 2);
+        ssize_t n = ::read(fd, out.data() + used, out.size() - used);
         if (n < 0) {
             if (errno == EINTR) {
                 check_interrupted();
@@ -70,14 +74,35 @@ static std::string read_fd(int fd, const fs::path& p) {
             throw_errno("cannot read " + quote(p));
         }
         if (n == 0) break;
-        out.append(buf, size_t(n));
+        used += size_t(n);
     }
+    out.resize(used);
     return out;
 }
 
 std::string read_file(const fs::path& p) {
     Fd fd = open_read(p);
     return read_fd(fd.get(), p);
+}
+
+MappedFile::MappedFile(const fs::path& file) {
+    Fd fd = open_read(file);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + quote(file));
+    if (!S_ISREG(st.st_mode)) {
+        read_ = read_fd(fd.get(), file);
+        return;
+    }
+    size_ = size_t(st.st_size);
+    if (size_ == 0) return;
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+    if (p == MAP_FAILED) throw_errno("cannot map " + quote(file));
+    data_ = static_cast<const char*>(p);
+    ::madvise(p, size_, MADV_WILLNEED);
+}
+
+MappedFile::~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
 }
 
 bool read_file_if_exists(const fs::path& p, std::string& out) {

@@ -52,6 +52,23 @@ Fd open_read(const fs::path& p);
 Fd open_dir(const fs::path& p);
 
 std::string read_file(const fs::path& p);
+
+// A whole file mapped read-only and populated up front (faulting pages in one at a time while
+// parsing costs more than reading). A file that is not a regular file (a pipe, /dev/stdin) is
+// read into memory instead. Throws Error "cannot open/read 'path': <why>".
+class MappedFile {
+public:
+    explicit MappedFile(const fs::path& file);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    std::string_view text() const { return data_ ? std::string_view(data_, size_) : read_; }
+
+private:
+    const char* data_ = nullptr;
+    size_t size_ = 0;
+    std::string read_;  // when not mapped
+};
 // Reads the whole file if it exists; returns false if it does not.
 bool read_file_if_exists(const fs::path& p, std::string& out);
 

@@ -125,3 +125,42 @@ TEST_CASE("run rows give fields by name and ids abbreviate to unique prefixes", 
     CHECK(ab["bbbbbbbbbbbb"] == "bbbb");
     CHECK(ab["ccc"] == "ccc");
 }
+
+TEST_CASE("run rows carry their own details, skip stage runs and keep only what is asked",
+          "[experiments]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    RunStore store(db);
+    // Ids chosen so that a stage run sorts between the listed runs: its details must not
+    // leak into a neighbour.
+    std::vector<std::string> ids = {"aaaa0000000000000000000a", "bbbb0000000000000000000b",
+                                    "cccc0000000000000000000c"};
+    for (size_t i = 0; i < ids.size(); ++i) {
+        Run r;
+        r.id = ids[i];
+        r.kind = i == 1 ? RunKind::stage : RunKind::command;
+        r.name = "run" + std::to_string(i);
+        r.started_ns = int64_t(i + 1) * 1'000'000'000;
+        r.params = {{"lr", 0.1 * double(i + 1)}};
+        store.begin(r);
+        store.log_metrics(r.id, {{"acc", 0.5 + 0.1 * double(i), 0, 0}});
+        store.set_tag(r.id, "i", std::to_string(i));
+    }
+    auto rows = load_run_rows(db, false);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].id == ids[2]);  // newest first
+    CHECK(rows[1].id == ids[0]);
+    CHECK(rows[0].field("params.lr") == FieldValue(0.30000000000000004));
+    CHECK(rows[0].field("metrics.acc") == FieldValue(0.7));
+    CHECK(rows[0].field("tags.i") == FieldValue(std::string("2")));
+    CHECK(rows[1].metrics.size() == 1);
+    CHECK(rows[1].field("metrics.acc") == FieldValue(0.5));
+    CHECK(load_run_rows(db, true).size() == 3);
+
+    auto kept = load_run_rows(
+        db, true, [](const RunRow& r) { return std::get<double>(r.field("metrics.acc")) > 0.55; });
+    REQUIRE(kept.size() == 2);
+    CHECK(kept[0].id == ids[2]);
+    CHECK(kept[1].id == ids[1]);
+    CHECK(kept[1].field("tags.i") == FieldValue(std::string("1")));
+}

@@ -121,6 +121,43 @@ TEST_CASE("a run is named by its id, a unique prefix of it, or its unique name",
     CHECK(got->name == "first");
 }
 
+TEST_CASE("a metric batch written in parts equals one batch, and is all or nothing", "[runs]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    RunStore store(db);
+    Run a = make_run("", 100), b = make_run("", 200);
+    store.begin(a);
+    store.begin(b);
+    std::vector<MetricPoint> all;
+    for (int i = 0; i < 10; ++i)
+        all.push_back({i % 2 ? "acc" : "loss", 1.0 / (i + 1), i / 2, 0});
+    store.log_metrics(a.id, all);
+    {
+        RunStore::MetricWriter w(store, b.id);
+        w.add({all.begin(), all.begin() + 3});
+        w.add({all.begin() + 3, all.end()});
+        w.commit();
+    }
+    for (const char* key : {"acc", "loss"}) {
+        auto ha = store.history(a.id, key), hb = store.history(b.id, key);
+        REQUIRE(ha.size() == 5);
+        REQUIRE(hb.size() == ha.size());
+        for (size_t i = 0; i < ha.size(); ++i) {
+            CHECK(hb[i].step == ha[i].step);
+            CHECK(hb[i].value == ha[i].value);
+        }
+    }
+    CHECK(store.get(b.id)->metrics == store.get(a.id)->metrics);
+    CHECK(store.next_step(b.id, "loss") == 5);
+    {
+        RunStore::MetricWriter w(store, b.id);  // never committed: rolled back
+        w.add({{"loss", 9, 99, 0}, {"new", 1, 0, 0}});
+    }
+    CHECK(store.history(b.id, "loss").size() == 5);
+    CHECK(store.history(b.id, "new").empty());
+    CHECK(store.get(b.id)->metrics.count("new") == 0);
+}
+
 TEST_CASE("logged metrics keep their history and the run keeps the highest step's value",
           "[runs]") {
     TempDir tmp;
