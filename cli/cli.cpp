@@ -138,8 +138,8 @@ int run(int argc, char** argv) {
     // answered the same way.
     if (word > 0) {
         auto it = std::find(names.begin(), names.end(), std::string(argv[word]));
-        auto nested =
-            subs[size_t(it - names.begin())]->get_subcommands([](CLI::App*) { return true; });
+        CLI::App* cmd = subs[size_t(it - names.begin())];
+        auto nested = cmd->get_subcommands([](CLI::App*) { return true; });
         std::vector<std::string> sub_names;
         for (const CLI::App* n : nested)
             sub_names.push_back(n->get_name());
@@ -149,7 +149,8 @@ int run(int argc, char** argv) {
         bool wants_help = std::any_of(argv + 1, argv + argc, [](const char* a) {
             return std::string(a) == "-h" || std::string(a) == "--help";
         });
-        if (!nested.empty() && sub_word == 0 && !wants_help) {
+        if (!nested.empty() && sub_word == 0 && !wants_help &&
+            cmd->get_require_subcommand_min() > 0) {
             std::string list;
             for (const auto& n : sub_names)
                 list += (list.empty() ? "" : ", ") + n;

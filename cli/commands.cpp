@@ -45,6 +45,12 @@ const std::vector<CommandSpec>& command_table() {
          Needs::database, make_model},
         {"predict", "Score a CSV file with a built-in model (a file or a registry reference)",
          Needs::nothing, make_predict},
+        {"export", "Write a built-in model as dependency-free C source", Needs::nothing,
+         make_export},
+        {"deploy", "Serve a registered model over HTTP (MLflow and KServe V2 protocols)",
+         Needs::database, make_deploy},
+        {"deployments", "List deployments; 'deployments stop ID' stops one", Needs::database,
+         make_deployments},
         // Runs a built-in stage for repro; hidden from --help (empty summary).
         {"__builtin", "", Needs::nothing, make_builtin},
     };

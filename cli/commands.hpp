@@ -22,6 +22,7 @@ std::unique_ptr<Command> make_runs();
 std::unique_ptr<Command> make_lineage();
 std::unique_ptr<Command> make_model();
 std::unique_ptr<Command> make_predict();
+std::unique_ptr<Command> make_export();
 std::unique_ptr<Command> make_builtin();
 std::unique_ptr<Command> make_run();
 std::unique_ptr<Command> make_log();
@@ -29,5 +30,7 @@ std::unique_ptr<Command> make_exp();
 std::unique_ptr<Command> make_plots();
 std::unique_ptr<Command> make_metrics();
 std::unique_ptr<Command> make_params();
+std::unique_ptr<Command> make_deploy();
+std::unique_ptr<Command> make_deployments();
 
 }  // namespace mlo::cli

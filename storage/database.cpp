@@ -179,6 +179,40 @@ CREATE TABLE metric_points (
     PRIMARY KEY (series, step, seq)
 ) WITHOUT ROWID;
 )sql",
+    // 5: deployments (issue 6). A deployment is one `mlo deploy` process; its events record
+    // which model version each variant served from when (start, switch, stop).
+    R"sql(
+CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    model_ref TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    canary_ref TEXT NOT NULL DEFAULT '',
+    canary_version INTEGER NOT NULL DEFAULT 0,
+    canary_percent REAL NOT NULL DEFAULT 0,
+    flavor TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    hostname TEXT NOT NULL,
+    user TEXT NOT NULL,
+    started_ns INTEGER NOT NULL,
+    stopped_ns INTEGER,
+    status TEXT NOT NULL,
+    log_dir TEXT NOT NULL
+);
+CREATE INDEX deployments_by_start ON deployments(started_ns);
+CREATE TABLE deployment_events (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (deployment_id, seq)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;

@@ -246,7 +246,14 @@ TEST_CASE("connections opening a new database at the same moment all succeed", "
 }
 
 // Today's schema back to version 3: what migration 4 added, removed again.
+void undo_migration_5(Database& db) {
+    db.exec(
+        "DROP TABLE deployment_events; DROP TABLE deployments; "
+        "UPDATE schema_version SET version = 4;");
+}
+
 void undo_migration_4(Database& db) {
+    undo_migration_5(db);
     db.exec(
         "DROP INDEX runs_by_kind; DROP INDEX runs_by_parent; DROP INDEX runs_by_name; "
         "DROP TABLE run_tags; DROP TABLE metric_points; DROP TABLE metric_series; "
@@ -406,4 +413,18 @@ TEST_CASE("migration 4 gives existing runs a kind and adds tags and metric histo
     db.exec("DELETE FROM runs");
     CHECK(count_rows(db, "run_tags") == 0);
     CHECK(count_rows(db, "metric_series") == 0);
+}
+
+TEST_CASE("migration 5 adds the deployment tables to a version 4 database", "[database]") {
+    TempDir tmp;
+    REQUIRE(Database::latest_version() >= 5);
+    {
+        Database db(tmp / "mlo.db");
+        undo_migration_5(db);
+        CHECK(db.schema_version() == 4);
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "deployments") == 0);
+    CHECK(count_rows(db, "deployment_events") == 0);
 }
