@@ -12,8 +12,13 @@ packages=(
   git python3 util-linux time coreutils make mawk
   # tests/e2e/tracking.sh checks that plot files parse as XML; bench/tracking.sh uses sqlite3
   libxml2-utils sqlite3
+  # tests/e2e/serving.sh finds the command flavour's worker processes with pgrep
+  procps
   # bench/learners.sh compares with scikit-learn (in /usr/bin/python3; never needed by mlo)
   python3-numpy python3-sklearn
+  # bench/serving.sh loads `mlo deploy` with wrk, next to a Flask scoring server run like
+  # MLflow's (gunicorn, one sync worker); never needed by mlo
+  wrk python3-flask gunicorn
 )
 
 missing=()
