@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -31,6 +33,24 @@
 namespace mlo::cli {
 
 namespace {
+
+// SIGTERM/SIGINT stop the server. Not through mlo's interrupt flag: that one makes long loops
+// throw Interrupted, and the requests still in flight while the server drains must finish.
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+    g_stop_signal.store(sig);
+    std::signal(sig, SIG_DFL);  // a second signal kills at once
+}
+
+void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
 
 std::string trim(std::string s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
@@ -97,8 +117,10 @@ public:
         // The ready pipe is for us alone: command workers must not inherit it.
         if (ready_fd_ >= 0) ::fcntl(ready_fd_, F_SETFD, FD_CLOEXEC);
         ::signal(SIGPIPE, SIG_IGN);  // a client or worker that went away is an error, not death
+        install_stop_handlers();
+        if (interrupted()) return 130;  // a signal before ours were in place
         core::serve(
-            ctx.repo(), opt, [] { return interrupted(); },
+            ctx.repo(), opt, [] { return g_stop_signal.load() != 0; },
             [&](const core::ServeReady& r) {
                 nlohmann::json j = ready_json(r);
                 if (ready_fd_ >= 0) {
@@ -118,7 +140,6 @@ public:
                               << std::endl;
             });
         // A stop on SIGTERM/SIGINT is how a server ends: a clean drain is a success.
-        set_interrupted(false);
         if (!ctx.g.quiet) std::cerr << "mlo: stopped; every request answered was logged\n";
         return 0;
     }

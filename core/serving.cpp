@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include <httplib.h>
@@ -209,9 +210,11 @@ LoadedPtr load_version(Repository& repo, const ModelVersion& v, const std::strin
 }
 
 std::string new_request_id() {
+    // A generator per connection thread, seeded from the process's: no lock per request.
+    thread_local std::mt19937_64 gen(random_u64());
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(random_u64()),
-                  static_cast<unsigned long long>(random_u64() >> 32));
+    std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(gen()),
+                  static_cast<unsigned long long>(gen() >> 32));
     return buf;
 }
 

@@ -294,6 +294,29 @@ test_concurrent_load_is_all_logged_and_sigterm_loses_nothing() {
     assert_contains "$(cat .mlo/logs/churn/"$DEP"-*.jsonl)" "\"type\":\"feedback\",\"request_id\":\"$rid\""
 }
 
+test_sigterm_under_load_finishes_what_it_took_and_logs_it() {
+    serving_repo
+    rows_csv 1
+    make_bodies
+    deploy churn@champion
+    python3 "$CLIENT" load "$PORT" 100000 8 "$TEST_DIR/body.split.json" >"$TEST_DIR/load.json" &
+    local load=$!
+    sleep 0.5
+    ok mlo deployments stop "$DEP"
+    wait "$load" || fail "the load client failed"
+    OUT=$TEST_DIR/load.json
+    # Requests after the stop are refused (connection errors, "0"); none is answered with an
+    # error status, and every answered one is in the log.
+    assert_eq '[]' "$(json_get 'json.dumps(sorted(k for k in j["errors"] if k != "0"))')" \
+        "error statuses during shutdown"
+    local answered
+    answered=$(json_get 'j["ok"]')
+    [ "$answered" -gt 0 ] || fail "no request was answered before the stop"
+    json_get 'j["ids"]' | sort >"$TEST_DIR/answered"
+    logged_ids | sort >"$TEST_DIR/logged"
+    assert_eq "" "$(comm -23 "$TEST_DIR/answered" "$TEST_DIR/logged")" "answered but not logged"
+}
+
 test_foreground_server_stops_cleanly_on_sigint_and_sigterm() {
     serving_repo
     rows_csv 1
@@ -327,15 +350,15 @@ test_promotion_under_load_switches_with_zero_failures() {
     rows_csv 1
     make_bodies
     deploy churn@champion --poll 0.05
-    # A load of 3,000 requests; the promotion happens while it runs.
-    python3 "$CLIENT" load "$PORT" 3000 8 "$TEST_DIR/body.split.json" >"$TEST_DIR/load.json" &
+    # A load of 20,000 requests (seconds long); the promotion happens while it runs.
+    python3 "$CLIENT" load "$PORT" 20000 8 "$TEST_DIR/body.split.json" >"$TEST_DIR/load.json" &
     local load=$!
     sleep 0.3
     ok mlo model promote churn 2
     wait "$load" || fail "the load client failed"
     OUT=$TEST_DIR/load.json
     assert_eq 0 "$(json_get 'sum(j["errors"].values())')" "failed requests"
-    assert_eq 3000 "$(json_get 'j["ok"]')"
+    assert_eq 20000 "$(json_get 'j["ok"]')"
     # Both versions answered (the switch happened during the load), the new one last.
     assert_eq '["1", "2"]' "$(json_get 'json.dumps(sorted(j["versions"]))')"
     http GET /version
