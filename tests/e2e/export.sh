@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # `mlo export --format c` (issue 6): a registered built-in model written as C99 source, compiled
-# with warnings as errors, scores 1,000 rows exactly as `mlo predict` does (classes and
-# probabilities of a logistic regression, values of a linear regression); bad input exits 2
-# with one line and writes nothing.
+# with warnings as errors, scores 1,000 rows exactly as `mlo predict` does and exactly as the
+# model deployed with `mlo deploy` answers over HTTP (classes and probabilities of a logistic
+# regression, values of a linear regression; rows with missing values and unseen categories);
+# bad input exits 2 with one line and writes nothing.
+#
+#   MLO=build/mlo bash tests/e2e/export.sh
 source "$(dirname "$0")/lib.bash"
 require_tools cc cmp
+
+CLIENT=$(cd "$(dirname "$0")" && pwd)/fixtures/http_client.py
 
 CFLAGS=(-std=c99 -Wall -Wextra -pedantic -Werror -O2)
 
@@ -119,6 +124,170 @@ test_regression_matches_predict() {
     tail -n +2 mlo.csv >mlo.txt
     assert_eq 1000 "$(($(wc -l <c.txt)))" "rows scored by the C program"
     same_numbers mlo.txt c.txt
+}
+
+# score.csv: churn.csv's 1,000 rows, the missing values kept, with categories no model saw in
+# some rows (plans "enterprise" and "pro, monthly", the latter quoted; region "mars").
+scoring_rows() {
+    python3 - <<'PY' || fail "cannot write score.csv"
+import csv
+rows = list(csv.reader(open("churn.csv", newline="")))
+head, body = rows[0], rows[1:]
+plan, region = head.index("plan"), head.index("region")
+for i, r in enumerate(body):
+    if i % 25 == 7:
+        r[plan] = "enterprise"
+    elif i % 25 == 19:
+        r[plan] = "pro, monthly"
+    if i % 30 == 11:
+        r[region] = "mars"
+missing = sum(1 for r in body for k in ("region", "autopay", "calls") if r[head.index(k)] in ("", "NA"))
+assert len(body) == 1000 and missing > 100, (len(body), missing)
+with open("score.csv", "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows([head] + body)
+PY
+}
+
+# json_body CSV OUT PROBA FEATURE...: the CSV's feature columns as an MLflow dataframe_split
+# request, typed as a client would send them: numbers, true/false, strings, null for a missing
+# value (empty, NA, ...); PROBA (true/false) asks for the class probabilities.
+json_body() {
+    python3 - "$@" <<'PY' || fail "cannot write $2"
+import csv, json, sys
+src, out, proba, feats = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4:]
+rows = list(csv.DictReader(open(src, newline="")))
+def typed(s):
+    if s.strip() in ("", "NA", "N/A", "NaN", "nan", "null"):
+        return None
+    if s in ("true", "True", "TRUE"):
+        return True
+    if s in ("false", "False", "FALSE"):
+        return False
+    try:
+        return float(s)
+    except ValueError:
+        return s
+body = {"dataframe_split": {"columns": feats, "data": [[typed(r[k]) for k in feats] for r in rows]}}
+if proba:
+    body["params"] = {"proba": True}
+json.dump(body, open(out, "w"))
+PY
+}
+
+# deploy REF: serves REF in the background on a free port and waits for /ping; sets PORT and
+# DEP. The test's subshell stops what it started however it ends (a trap, as in serving.sh).
+STARTED=()
+stop_all() {
+    local d
+    for d in "${STARTED[@]}"; do
+        mlo deployments stop "$d" >/dev/null 2>&1 || true
+    done
+}
+deploy() {
+    trap stop_all EXIT   # each test runs in a subshell, with traps of its own
+    ok mlo --json deploy "$1" --port 0 --detach
+    DEP=$(json_get 'j["id"]')
+    PORT=$(json_get 'j["port"]')
+    [ -n "$DEP" ] || fail "no deployment id in: $(stdout)"
+    STARTED+=("$DEP")
+    local i
+    for i in $(seq 100); do
+        if python3 "$CLIENT" request "$PORT" GET /ping >"$TEST_DIR/ping.txt" 2>/dev/null &&
+            [ "$(head -n 1 "$TEST_DIR/ping.txt")" = 200 ]; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    fail "the deployment $DEP on port $PORT does not answer /ping"
+}
+
+# invoke FILE CONTENT_TYPE OUT: POSTs FILE to /invocations (all rows in one request); the
+# answer must be 200, its body goes to OUT.
+invoke() {
+    python3 "$CLIENT" request "$PORT" POST /invocations "$1" "Content-Type: $2" \
+        >"$TEST_DIR/response.txt" || fail "the HTTP client failed on $1"
+    tail -n +4 "$TEST_DIR/response.txt" >"$3"
+    local status
+    status=$(head -n 1 "$TEST_DIR/response.txt")
+    [ "$status" = 200 ] || fail "POST /invocations $1 ($2): HTTP $status: $(head -c 500 "$3")"
+}
+
+# server_rows RESPONSE OUT: the answer's predictions one a line, as the C program prints them:
+# the class (its text) or the value, then the class probabilities if the answer has them.
+# Numbers are written in Python's shortest round-trip form, so they are the JSON's doubles.
+server_rows() {
+    python3 - "$1" "$2" <<'PY' || fail "cannot read the server's answer: $(head -c 500 "$1")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+def text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, str)):
+        return str(v)
+    return repr(float(v))
+preds, probs = j["predictions"], j.get("probabilities")
+assert probs is None or len(probs) == len(preds), (len(probs), len(preds))
+with open(sys.argv[2], "w") as f:
+    for i, p in enumerate(preds):
+        f.write(",".join([text(p)] + [repr(float(x)) for x in (probs[i] if probs else [])]) + "\n")
+PY
+}
+
+test_classifier_matches_server() {
+    trained_repo
+    scoring_rows
+    ok mlo export churn@champion --format c -o model.c
+    compile model.c model MLO_MODEL_MAIN
+    expect_exit 0 -- ./model <score.csv
+    cp "$OUT" c.txt
+    expect_exit 0 -- ./model --proba <score.csv
+    cp "$OUT" c-proba.txt
+    assert_eq 1000 "$(($(wc -l <c.txt)))" "rows scored by the C program"
+    assert_eq "0 1" "$(sort -u c.txt | tr '\n' ' ' | sed 's/ $//')" "predicted classes"
+    # mlo predict agrees on these rows too (unseen categories included).
+    ok mlo predict churn@champion --data score.csv --out mlo.csv
+    tail -n +2 mlo.csv >mlo.txt
+    cmp -s mlo.txt c.txt || fail "the C program's classes differ from mlo predict's: $(diff mlo.txt c.txt | head -5)"
+    deploy churn@champion
+    # text/csv: the file itself; classes compared as text.
+    invoke score.csv text/csv csv-response.json
+    server_rows csv-response.json server-csv.txt
+    cmp -s server-csv.txt c.txt ||
+        fail "the C program's classes differ from the server's (text/csv): $(diff server-csv.txt c.txt | head -5)"
+    # dataframe_split JSON with probabilities: classes as text, probabilities as doubles, exactly.
+    json_body score.csv split.json true tenure monthly plan region autopay calls
+    invoke split.json application/json split-response.json
+    assert_eq '[0, 1]' "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["classes"])' split-response.json)" "classes"
+    server_rows split-response.json server-split.txt
+    cut -d, -f1 server-split.txt >server-split-classes.txt
+    cmp -s server-split-classes.txt c.txt ||
+        fail "the C program's classes differ from the server's (dataframe_split): $(diff server-split-classes.txt c.txt | head -5)"
+    same_numbers server-split.txt c-proba.txt
+    ok mlo deployments stop "$DEP"
+}
+
+test_regression_matches_server() {
+    trained_repo
+    scoring_rows
+    ok mlo export spend:1 --format c -o spend.c --prefix spend
+    compile spend.c spend-c SPEND_MAIN
+    expect_exit 0 -- ./spend-c <score.csv
+    cp "$OUT" c.txt
+    assert_eq 1000 "$(($(wc -l <c.txt)))" "rows scored by the C program"
+    ok mlo predict spend:1 --data score.csv --out mlo.csv
+    tail -n +2 mlo.csv >mlo.txt
+    same_numbers mlo.txt c.txt
+    deploy spend:1
+    invoke score.csv text/csv csv-response.json
+    server_rows csv-response.json server-csv.txt
+    same_numbers server-csv.txt c.txt
+    json_body score.csv split.json false tenure plan region autopay calls
+    invoke split.json application/json split-response.json
+    server_rows split-response.json server-split.txt
+    same_numbers server-split.txt c.txt
+    # The values are not all alike, so the comparison means something.
+    [ "$(sort -u c.txt | wc -l)" -gt 100 ] || fail "the regression predicts too few distinct values"
+    ok mlo deployments stop "$DEP"
 }
 
 test_output_forms() {
