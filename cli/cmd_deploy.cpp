@@ -86,8 +86,8 @@ public:
         app.add_option("--port", port_, "Port to listen on; 0 picks a free one (default 8080)");
         app.add_option("--host", host_, "Address to bind (default 127.0.0.1)");
         app.add_option("--threads", threads_,
-                       "Connection threads; each open keep-alive connection holds one "
-                       "(default 64)");
+                       "Threads serving requests: event loops for a built-in model "
+                       "(default half the CPUs), handler threads for --command (default 64)");
         app.add_flag("--detach", detach_, "Run in the background; return once it serves");
         app.add_option("--token-file", token_file_,
                        "Require 'Authorization: Bearer <the file's token>' on every endpoint "

@@ -14,9 +14,8 @@
 #include <random>
 #include <thread>
 
-#include <httplib.h>
-
 #include "core/deployments.hpp"
+#include "core/http_server.hpp"
 #include "core/learner.hpp"
 #include "core/prediction_log.hpp"
 #include "core/runs.hpp"
@@ -71,7 +70,8 @@ public:
                                          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
     static constexpr size_t kBuckets = std::size(kBounds);
 
-    void request(const std::string& endpoint, int status, double seconds) {
+    // `endpoint` is a string literal (kept by pointer: no allocation per request).
+    void request(std::string_view endpoint, int status, double seconds) {
         size_t b = 0;
         while (b < kBuckets && seconds > kBounds[b])
             ++b;
@@ -98,7 +98,7 @@ public:
         line("# HELP mlo_requests_total Requests answered, by endpoint and HTTP status.");
         line("# TYPE mlo_requests_total counter");
         for (const auto& [k, n] : requests_)
-            line("mlo_requests_total{endpoint=\"" + k.first + "\",code=\"" +
+            line("mlo_requests_total{endpoint=\"" + std::string(k.first) + "\",code=\"" +
                  std::to_string(k.second) + "\"} " + std::to_string(n));
         uint64_t errors = 0;
         for (const auto& [k, n] : requests_)
@@ -151,7 +151,7 @@ public:
 
 private:
     mutable std::mutex mu_;
-    std::map<std::pair<std::string, int>, uint64_t> requests_;
+    std::map<std::pair<std::string_view, int>, uint64_t> requests_;
     std::map<std::pair<std::string, int64_t>, uint64_t> rows_;
     uint64_t bucket_[kBuckets + 1] = {};
     uint64_t count_ = 0;
@@ -279,11 +279,15 @@ public:
              const std::function<void(const ServeReady&)>& on_ready);
 
 private:
-    void routes();
-    bool authorized(const httplib::Request& req, httplib::Response& res);
-    void fail(httplib::Response& res, int status, const std::string& message);
-    void score(const httplib::Request& req, httplib::Response& res, Protocol protocol,
-               const std::string& endpoint);
+    void handle(const HttpRequest& req, HttpResponse& res);
+    const char* route(const HttpRequest& req, HttpResponse& res);
+    bool authorized(const HttpRequest& req, HttpResponse& res);
+    void fail(HttpResponse& res, int status, const std::string& message);
+    void score(const HttpRequest& req, HttpResponse& res, Protocol protocol,
+               std::string_view model_name);
+    void version(HttpResponse& res);
+    void model_metadata(HttpResponse& res, std::string_view name);
+    void feedback(const HttpRequest& req, HttpResponse& res);
     LoadedPtr pick(bool* canary);
     void watch();
     std::atomic<bool> stopping_{false};  // the server is shutting down (watcher: stop too)
@@ -298,19 +302,17 @@ private:
     std::atomic<bool> ready_{false};
     Metrics metrics_;
     std::unique_ptr<PredictionLog> log_;
-    httplib::Server http_;
     std::mutex watch_mu_;
     std::condition_variable watch_cv_;
 };
 
-void Server::fail(httplib::Response& res, int status, const std::string& message) {
-    res.status = status;
-    res.set_content(error_body(status, message), "application/json");
+void Server::fail(HttpResponse& res, int status, const std::string& message) {
+    res.set(status, error_body(status, message), "application/json");
 }
 
-bool Server::authorized(const httplib::Request& req, httplib::Response& res) {
+bool Server::authorized(const HttpRequest& req, HttpResponse& res) {
     if (opt_.token.empty()) return true;
-    std::string h = req.get_header_value("Authorization");
+    std::string_view h = req.header("authorization");
     std::string want = "Bearer " + opt_.token;
     // Constant time in the token's length.
     bool ok = h.size() == want.size();
@@ -319,7 +321,7 @@ bool Server::authorized(const httplib::Request& req, httplib::Response& res) {
         diff |= static_cast<unsigned char>((i < h.size() ? h[i] : 0) ^ want[i]);
     ok = ok && diff == 0;
     if (!ok) {
-        res.set_header("WWW-Authenticate", "Bearer");
+        res.headers.emplace_back("WWW-Authenticate", "Bearer");
         fail(res, 401,
              h.empty() ? "missing token: send 'Authorization: Bearer <token>'" : "wrong token");
     }
@@ -342,23 +344,22 @@ LoadedPtr Server::pick(bool* canary) {
     return primary_.get();
 }
 
-void Server::score(const httplib::Request& req, httplib::Response& res, Protocol protocol,
-                   const std::string& endpoint) {
-    auto t0 = Clock::now();
-    std::string request_id = req.get_header_value("X-Request-ID");
+void Server::score(const HttpRequest& req, HttpResponse& res, Protocol protocol,
+                   std::string_view model_name) {
+    std::string request_id(req.header("x-request-id"));
     if (request_id.empty() || request_id.size() > 128) request_id = new_request_id();
-    res.set_header("X-Request-ID", request_id);
+    res.headers.emplace_back("X-Request-ID", request_id);
     try {
         if (!authorized(req, res)) throw RequestError(401, "");
         if (!ready_) throw RequestError(503, "the model is not loaded yet");
         if (protocol == Protocol::v2) {
-            const std::string name = req.matches.size() > 1 ? req.matches[1].str() : "";
             LoadedPtr p = primary_.get();
-            if (!p || (name != p->name && name != name_))
-                throw RequestError(404, "unknown model '" + name + "' (this server serves '" +
-                                            (p ? p->name : name_) + "')");
+            if (!p || (model_name != p->name && model_name != name_))
+                throw RequestError(404, "unknown model '" + std::string(model_name) +
+                                            "' (this server serves '" + (p ? p->name : name_) +
+                                            "')");
         }
-        std::string ct = req.get_header_value("Content-Type");
+        std::string ct(req.header("content-type"));
         bool csv = content_type_is(ct, "text/csv");
         if (!csv && !content_type_is(ct, "application/json"))
             throw RequestError(415, "unsupported content type '" + ct + "': send application/json" +
@@ -402,9 +403,8 @@ void Server::score(const httplib::Request& req, httplib::Response& res, Protocol
                              ",\"predictions\":" + json_text(predictions) + "}";
         log_->add(std::move(record));
         metrics_.rows(m->variant, m->version, rows.rows);
-        res.set_header("X-Model-Version", std::to_string(m->version));
-        res.set_content(body, "application/json");
-        res.status = 200;
+        res.headers.emplace_back("X-Model-Version", std::to_string(m->version));
+        res.set(200, std::move(body), "application/json");
     } catch (const RequestError& e) {
         if (e.status() != 401) fail(res, e.status(), e.what());
     } catch (const Error& e) {
@@ -412,135 +412,160 @@ void Server::score(const httplib::Request& req, httplib::Response& res, Protocol
     } catch (const std::exception& e) {
         fail(res, 500, e.what());
     }
-    metrics_.request(endpoint, res.status,
-                     std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
-void Server::routes() {
-    auto simple = [this](const char* endpoint, auto&& fn) {
-        return [this, endpoint, fn](const httplib::Request& req, httplib::Response& res) {
-            auto t0 = Clock::now();
-            fn(req, res);
-            metrics_.request(endpoint, res.status,
-                             std::chrono::duration<double>(Clock::now() - t0).count());
-        };
+void Server::version(HttpResponse& res) {
+    LoadedPtr p = primary_.get(), c = canary_.get();
+    json j = {{"deployment", id_},
+              {"name", name_},
+              {"model", p ? json(p->name) : json(nullptr)},
+              {"version", p ? json(p->version) : json(nullptr)},
+              {"ref", opt_.model},
+              {"flavor", opt_.command.empty() ? "builtin" : "command"},
+              {"canary", nullptr},
+              {"mlo", opt_.mlo_version}};
+    if (c)
+        j["canary"] = {{"model", c->name},
+                       {"version", c->version},
+                       {"ref", opt_.canary},
+                       {"percent", opt_.canary_percent}};
+    res.set(200, json_text(j), "application/json");
+}
+
+void Server::model_metadata(HttpResponse& res, std::string_view name) {
+    LoadedPtr p = primary_.get();
+    if (!p || (name != p->name && name != name_))
+        return fail(res, 404, "unknown model '" + std::string(name) + "'");
+    json inputs = json::array();
+    if (p->model)
+        for (const auto& f : p->model->features)
+            inputs.push_back({{"name", f.name},
+                              {"datatype", f.type == ColumnType::categorical ? "BYTES" : "FP64"},
+                              {"shape", {-1}}});
+    json outputs = json::array({{{"name", "predictions"}, {"shape", {-1}}}});
+    if (p->model && p->model->is_classifier())
+        outputs.push_back({{"name", "probabilities"},
+                           {"datatype", "FP64"},
+                           {"shape", {-1, int64_t(p->model->classes.size())}}});
+    json j = {{"name", p->name},
+              {"versions", {std::to_string(p->version)}},
+              {"platform", opt_.command.empty() ? "mlo-builtin" : "mlo-command"},
+              {"inputs", inputs},
+              {"outputs", outputs}};
+    res.set(200, json_text(j), "application/json");
+}
+
+void Server::feedback(const HttpRequest& req, HttpResponse& res) {
+    if (!content_type_is(std::string(req.header("content-type")), "application/json"))
+        return fail(res, 415, "send feedback as application/json");
+    json j = json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return fail(res, 400, "the feedback body must be a JSON object");
+    auto id = j.find("request_id");
+    if (id == j.end() || !id->is_string() || id->get<std::string>().empty())
+        return fail(res, 400, "feedback needs a 'request_id' string");
+    bool one = j.contains("label"), many = j.contains("labels");
+    if (one == many)
+        return fail(res, 400, "feedback needs 'label' (one row) or 'labels' (a list, one per row)");
+    if (many && !j["labels"].is_array()) return fail(res, 400, "'labels' must be a list");
+    json labels = many ? j["labels"] : json::array({j["label"]});
+    log_->add("{\"type\":\"feedback\",\"request_id\":" + json_text(*id) + ",\"time\":\"" +
+              iso_utc(now_ns()) + "\",\"deployment\":\"" + id_ +
+              "\",\"labels\":" + json_text(labels) + "}");
+    res.set(202, "{\"status\":\"recorded\"}", "application/json");
+}
+
+// Dispatches a request; returns the endpoint's name for the metrics.
+const char* Server::route(const HttpRequest& req, HttpResponse& res) {
+    const std::string& path = req.path;
+    bool get = req.method == "GET" || req.method == "HEAD", post = req.method == "POST";
+    auto wrong_method = [&](const char* allow, const char* endpoint) {
+        res.headers.emplace_back("Allow", allow);
+        fail(res, 405, req.method + " is not allowed on " + path + " (use " + allow + ")");
+        return endpoint;
     };
-    http_.Post("/invocations", [this](const httplib::Request& req, httplib::Response& res) {
-        score(req, res, Protocol::mlflow, "invocations");
-    });
-    http_.Post(R"(/v2/models/([^/]+)/infer)",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                   score(req, res, Protocol::v2, "infer");
-               });
-    http_.Post(R"(/v2/models/([^/]+)/versions/([^/]+)/infer)",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                   score(req, res, Protocol::v2, "infer");
-               });
+    auto not_ready = [&] {
+        if (ready_) return false;
+        fail(res, 503, "the model is not loaded yet");
+        return true;
+    };
     // Health checks carry no token (load balancers and probes rarely can).
-    auto ping = [this](const httplib::Request&, httplib::Response& res) {
-        if (!ready_) return fail(res, 503, "the model is not loaded yet");
-        res.set_content("\n", "text/plain");
-    };
-    http_.Get("/ping", simple("ping", ping));
-    http_.Get("/health", simple("health", ping));
-    http_.Get("/v2/health/live",
-              simple("live", [](const httplib::Request&, httplib::Response& res) {
-                  res.set_content("{\"live\":true}", "application/json");
-              }));
-    http_.Get("/v2/health/ready",
-              simple("ready", [this](const httplib::Request&, httplib::Response& res) {
-                  if (!ready_) return fail(res, 503, "the model is not loaded yet");
-                  res.set_content("{\"ready\":true}", "application/json");
-              }));
-    http_.Get("/version",
-              simple("version", [this](const httplib::Request& req, httplib::Response& res) {
-                  if (!authorized(req, res)) return;
-                  LoadedPtr p = primary_.get(), c = canary_.get();
-                  json j = {{"deployment", id_},
-                            {"name", name_},
-                            {"model", p ? json(p->name) : json(nullptr)},
-                            {"version", p ? json(p->version) : json(nullptr)},
-                            {"ref", opt_.model},
-                            {"flavor", opt_.command.empty() ? "builtin" : "command"},
-                            {"canary", nullptr},
-                            {"mlo", opt_.mlo_version}};
-                  if (c)
-                      j["canary"] = {{"model", c->name},
-                                     {"version", c->version},
-                                     {"ref", opt_.canary},
-                                     {"percent", opt_.canary_percent}};
-                  res.set_content(json_text(j), "application/json");
-              }));
-    http_.Get(R"(/v2/models/([^/]+))",
-              simple("model", [this](const httplib::Request& req, httplib::Response& res) {
-                  if (!authorized(req, res)) return;
-                  LoadedPtr p = primary_.get();
-                  std::string name = req.matches[1].str();
-                  if (!p || (name != p->name && name != name_))
-                      return fail(res, 404, "unknown model '" + name + "'");
-                  json inputs = json::array();
-                  if (p->model)
-                      for (const auto& f : p->model->features)
-                          inputs.push_back(
-                              {{"name", f.name},
-                               {"datatype", f.type == ColumnType::categorical ? "BYTES" : "FP64"},
-                               {"shape", {-1}}});
-                  json outputs = json::array({{{"name", "predictions"}, {"shape", {-1}}}});
-                  if (p->model && p->model->is_classifier())
-                      outputs.push_back({{"name", "probabilities"},
-                                         {"datatype", "FP64"},
-                                         {"shape", {-1, int64_t(p->model->classes.size())}}});
-                  json j = {{"name", p->name},
-                            {"versions", {std::to_string(p->version)}},
-                            {"platform", opt_.command.empty() ? "mlo-builtin" : "mlo-command"},
-                            {"inputs", inputs},
-                            {"outputs", outputs}};
-                  res.set_content(json_text(j), "application/json");
-              }));
-    http_.Get(
-        "/metrics", simple("metrics", [this](const httplib::Request& req, httplib::Response& res) {
-            if (!authorized(req, res)) return;
-            uint64_t restarts = 0;
-            LoadedPtr p = primary_.get(), c = canary_.get();
-            for (const auto& m : {p, c})
-                if (m && m->pool) restarts += m->pool->restarts();
-            res.set_content(
+    if (path == "/invocations") {
+        if (!post) return wrong_method("POST", "invocations");
+        score(req, res, Protocol::mlflow, {});
+        return "invocations";
+    }
+    if (path == "/ping" || path == "/health") {
+        const char* endpoint = path == "/ping" ? "ping" : "health";
+        if (!get) return wrong_method("GET", endpoint);
+        if (!not_ready()) res.set(200, "\n", "text/plain");
+        return endpoint;
+    }
+    if (path == "/v2/health/live") {
+        if (!get) return wrong_method("GET", "live");
+        res.set(200, "{\"live\":true}", "application/json");
+        return "live";
+    }
+    if (path == "/v2/health/ready") {
+        if (!get) return wrong_method("GET", "ready");
+        if (!not_ready()) res.set(200, "{\"ready\":true}", "application/json");
+        return "ready";
+    }
+    if (path == "/version") {
+        if (!get) return wrong_method("GET", "version");
+        if (authorized(req, res)) version(res);
+        return "version";
+    }
+    if (path == "/metrics") {
+        if (!get) return wrong_method("GET", "metrics");
+        if (!authorized(req, res)) return "metrics";
+        uint64_t restarts = 0;
+        LoadedPtr p = primary_.get(), c = canary_.get();
+        for (const auto& m : {p, c})
+            if (m && m->pool) restarts += m->pool->restarts();
+        res.set(200,
                 metrics_.text(id_, {p, c}, log_->records_written(), log_->write_errors(), restarts),
                 "text/plain; version=0.0.4");
-        }));
-    http_.Post("/feedback",
-               simple("feedback", [this](const httplib::Request& req, httplib::Response& res) {
-                   if (!authorized(req, res)) return;
-                   if (!content_type_is(req.get_header_value("Content-Type"), "application/json"))
-                       return fail(res, 415, "send feedback as application/json");
-                   json j = json::parse(req.body, nullptr, false);
-                   if (j.is_discarded() || !j.is_object())
-                       return fail(res, 400, "the feedback body must be a JSON object");
-                   auto id = j.find("request_id");
-                   if (id == j.end() || !id->is_string() || id->get<std::string>().empty())
-                       return fail(res, 400, "feedback needs a 'request_id' string");
-                   bool one = j.contains("label"), many = j.contains("labels");
-                   if (one == many)
-                       return fail(res, 400,
-                                   "feedback needs 'label' (one row) or 'labels' (a list, one "
-                                   "per row)");
-                   if (many && !j["labels"].is_array())
-                       return fail(res, 400, "'labels' must be a list");
-                   json labels = many ? j["labels"] : json::array({j["label"]});
-                   log_->add("{\"type\":\"feedback\",\"request_id\":" + json_text(*id) +
-                             ",\"time\":\"" + iso_utc(now_ns()) + "\",\"deployment\":\"" + id_ +
-                             "\",\"labels\":" + json_text(labels) + "}");
-                   res.status = 202;
-                   res.set_content("{\"status\":\"recorded\"}", "application/json");
-               }));
-    // Bodies for the errors cpp-httplib answers itself (404 no route, 413 too large, 400).
-    http_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        std::string why = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
-                          : res.status == 413 ? "the request body is larger than the limit"
-                                              : "the request could not be read";
-        res.set_content(error_body(res.status, why), "application/json");
-    });
+        return "metrics";
+    }
+    if (path == "/feedback") {
+        if (!post) return wrong_method("POST", "feedback");
+        if (authorized(req, res)) feedback(req, res);
+        return "feedback";
+    }
+    // /v2/models/{name}, /v2/models/{name}/infer, /v2/models/{name}/versions/{v}/infer
+    constexpr std::string_view models = "/v2/models/";
+    if (path.compare(0, models.size(), models) == 0) {
+        std::string_view rest = std::string_view(path).substr(models.size());
+        size_t slash = rest.find('/');
+        std::string_view name = rest.substr(0, slash);
+        std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
+        bool infer = tail == "/infer";
+        if (!infer && tail.substr(0, 10) == "/versions/") {
+            std::string_view v = tail.substr(10);
+            size_t s2 = v.find('/');
+            infer = s2 != std::string_view::npos && s2 > 0 && v.substr(s2) == "/infer";
+        }
+        if (!name.empty() && infer) {
+            if (!post) return wrong_method("POST", "infer");
+            score(req, res, Protocol::v2, name);
+            return "infer";
+        }
+        if (!name.empty() && tail.empty()) {
+            if (!get) return wrong_method("GET", "model");
+            if (authorized(req, res)) model_metadata(res, name);
+            return "model";
+        }
+    }
+    fail(res, 404, "no such endpoint: " + req.method + " " + path);
+    return "unknown";
+}
+
+void Server::handle(const HttpRequest& req, HttpResponse& res) {
+    auto t0 = Clock::now();
+    const char* endpoint = route(req, res);
+    metrics_.request(endpoint, res.status,
+                     std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
 void Server::watch() {
@@ -614,32 +639,22 @@ void Server::run(const std::function<bool()>& should_stop,
     fs::path log_dir = repo_.dot_mlo() / "logs" / name_;
     log_ = std::make_unique<PredictionLog>(log_dir, id_, opt_.log_max_bytes);
 
-    unsigned threads = opt_.threads ? opt_.threads : 64;
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http_.set_keep_alive_max_count(100000);
-    http_.set_keep_alive_timeout(5);
-    http_.set_read_timeout(30);
-    http_.set_write_timeout(30);
-    http_.set_tcp_nodelay(true);
-    http_.set_payload_max_length(size_t(opt_.max_body));
-    int listen_fd = -1;
-    http_.set_socket_options([&listen_fd](int sock) {
-        int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        listen_fd = sock;
-    });
-    routes();
-    int port = opt_.port;
-    if (port == 0) {
-        port = http_.bind_to_any_port(opt_.host);
-        if (port < 0) throw Error("cannot listen on " + opt_.host + ": no free port");
-    } else if (!http_.bind_to_port(opt_.host, port)) {
-        throw Error("cannot listen on " + opt_.host + ":" + std::to_string(port) +
-                    " (is the port in use, or the address not this machine's?)");
-    }
-    // cpp-httplib listens with a backlog of 5; a burst of new connections (64 clients
-    // connecting at once) would then wait a second for SYN retries.
-    if (listen_fd >= 0) ::listen(listen_fd, 1024);
+    // Built-in models score in microseconds, on the event loops; the command flavour waits
+    // for worker processes, on a pool of `threads` handler threads.
+    HttpOptions ho;
+    ho.host = opt_.host;
+    ho.port = opt_.port;
+    ho.loops = opt_.command.empty() ? opt_.threads : 0;
+    ho.handler_threads = opt_.command.empty() ? 0 : (opt_.threads ? opt_.threads : 64);
+    ho.max_body = opt_.max_body;
+    ho.keep_alive_timeout = 5;
+    ho.io_timeout = 30;
+    ho.drain_timeout = 30;
+    ho.error_body = [](int status, const std::string& message) {
+        return error_body(status, message);
+    };
+    HttpServer http(ho, [this](const HttpRequest& req, HttpResponse& res) { handle(req, res); });
+    int port = http.bind();
 
     Deployment d;
     d.id = id_;
@@ -663,21 +678,18 @@ void Server::run(const std::function<bool()>& should_stop,
     d.log_dir = log_dir.string();
     DeploymentStore(repo_.db()).begin(d);
 
-    std::exception_ptr failure, listen_failure;  // ours; the listener thread's
+    std::exception_ptr failure, listen_failure;  // ours; the server thread's
     std::atomic<bool> listener_done{false};
     std::thread listener([&] {
         try {
-            http_.listen_after_bind();
+            http.run();
         } catch (...) {
             listen_failure = std::current_exception();
         }
         listener_done = true;
     });
     std::thread watcher([&] { watch(); });
-    // Ready once the listener thread really listens: until then is_running() is false, and
-    // the loop below would take that for a server that ended.
-    while (!http_.is_running() && !listener_done)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // The socket listens since bind(): connections wait in its backlog until the loops run.
     ready_ = true;
     try {
         ServeReady r;
@@ -694,9 +706,8 @@ void Server::run(const std::function<bool()>& should_stop,
     }
     while (!should_stop() && !listener_done && !failure)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    // Stop accepting; the connection threads finish the requests they are serving (the
-    // thread pool is joined before listen_after_bind returns).
-    http_.stop();
+    // Stop accepting; the loops finish the requests that have arrived, then return.
+    http.stop();
     listener.join();
     if (!failure) failure = listen_failure;
     {

@@ -4,9 +4,9 @@
 // with MLflow's scoring protocol, KServe's Open Inference Protocol V2, Prometheus metrics, a
 // prediction log for monitoring, zero-downtime version switches and graceful shutdown.
 //
-// Threads: cpp-httplib accepts connections and serves each one (keep-alive) on a thread of a
-// fixed pool (`threads`); a request is scored on the thread that read it. A watcher thread
-// polls the registry for the alias the deployment follows and swaps the model in atomically
+// Threads: event loops (core/http_server.hpp) read requests and score built-in models on the
+// thread that read them; command-flavour requests wait for a worker on a handler pool. A watcher
+// thread polls the registry for the alias the deployment follows and swaps the model in atomically
 // (a request holds the model it started with until it ends). The prediction log is written by
 // its own thread (core/prediction_log.hpp). Command-flavour models are scored by persistent
 // worker processes (core/workers.hpp).
@@ -26,9 +26,11 @@ namespace mlo::core {
 struct ServeOptions {
     std::string model;  // reference: NAME, NAME:VERSION, NAME@ALIAS
     std::string host = "127.0.0.1";
-    int port = 8080;       // 0: any free port
-    unsigned threads = 0;  // connection threads; 0 = 64
-    std::string token;     // "" = no authentication
+    int port = 8080;  // 0: any free port
+    // Built-in models: event-loop threads, 0 = half the CPUs. Command flavour: threads waiting
+    // for the workers, 0 = 64 (the event loops are then half the CPUs).
+    unsigned threads = 0;
+    std::string token;  // "" = no authentication
     uint64_t max_body = 16ull << 20;
     std::string name;  // deployment name (log directory); "" = the model's name
     // Command flavour: "" = the built-in model is evaluated in process.

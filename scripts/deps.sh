@@ -7,7 +7,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libyaml-cpp-dev catch2
-  libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libcurl4-openssl-dev
   # tests and benchmarks
   git python3 util-linux time coreutils make mawk
   # tests/e2e/tracking.sh checks that plot files parse as XML; bench/tracking.sh uses sqlite3
