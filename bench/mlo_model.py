@@ -321,28 +321,34 @@ class Model:
             if k == 0:
                 out.append((None, z[0]))
                 continue
-            if k == 2:
-                e = math.exp(-abs(z[0]))
-                p1 = 1 / (1 + e) if z[0] >= 0 else e / (1 + e)
-                p = [1 - p1, p1]
-            else:
-                m = max(z)
-                p = [math.exp(v - m) for v in z]
-                s = 0.0
-                for v in p:
-                    s += v
-                p = [v / s for v in p]
-            best = 0
-            for c in range(1, k):
-                if p[c] > p[best]:
-                    best = c
-            out.append((p, best))
+            out.append(class_probabilities(z))
         return out
 
     def _finish(self, scores):
         if not self.is_classifier:
             return [v for _, v in scores]
         return [self.labels[c] for _, c in scores]
+
+
+def class_probabilities(z):
+    """(probabilities, index of the best class) for one row's linear scores: the sigmoid of
+    the one score of a binary model, the softmax of a multinomial one's, as mlo computes them."""
+    if len(z) == 1:
+        e = math.exp(-abs(z[0]))
+        p1 = 1 / (1 + e) if z[0] >= 0 else e / (1 + e)
+        p = [1 - p1, p1]
+    else:
+        m = max(z)
+        p = [math.exp(v - m) for v in z]
+        s = 0.0
+        for v in p:
+            s += v
+        p = [v / s for v in p]
+    best = 0
+    for c in range(1, len(p)):
+        if p[c] > p[best]:
+            best = c
+    return p, best
 
 
 def load(path):

@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# Model serving benchmark (issue 6): `mlo deploy` next to a Flask scoring server run the way
+# Model serving benchmark (issue 6): `mlo deploy` next to two Flask scoring servers run the way
 # MLflow runs its classic scoring server (gunicorn, 1 sync worker; Flask's built-in threaded
-# server when gunicorn is not installed), both serving the same model file.
+# server when gunicorn is not installed), all serving the same model file.
 #   - A churn table (20,000 rows, 8 numeric + 2 categorical features, binary target, a few
 #     missing values) generated with a fixed seed; mlo's built-in logistic regression trained on
 #     it, registered as churn and promoted to churn@champion.
 #   - `mlo deploy churn@champion --port 0 --detach --json`, and bench/flask_server.py on the
-#     registered version's object file (scoring in plain Python: bench/mlo_model.py).
-#   - Checked once before timing: both servers answer the 100-row body with the same
+#     registered version's object file, once per scoring mode, each its own gunicorn server:
+#       Flask+pandas (MLflow-like), --mode mlflow: per request a pandas DataFrame from the JSON
+#         body, the model's input schema enforced on it (astype), numpy scoring, as MLflow's
+#         server does for a scikit-learn model. The 30x target is judged against this peer.
+#       Flask plain Python, --mode python: bench/mlo_model.py on the parsed JSON, no DataFrame;
+#         less work per request than MLflow, its ratio is printed for reference.
+#     Without pandas for /usr/bin/python3 the MLflow-like peer is skipped (a log line) and the
+#     target is judged against the plain-Python one.
+#   - Checked once before timing: every server answers the 100-row body with the same
 #     predictions, and those equal `mlo predict` on the same rows.
 #   - wrk POSTs a 1-row and a 100-row `dataframe_split` body to /invocations over 1, 16 and 64
 #     connections (-t min(connections, 2)) for --duration seconds with --latency: requests/s,
 #     p50, p99, errors (non-2xx/3xx responses and socket errors); peak memory (VmHWM) of each
 #     server, summed over gunicorn's master and worker. Medians of --runs.
 # Prints a markdown section for docs/benchmarks.md. Needs wrk and /usr/bin/python3 with Flask
-# (Debian wrk, python3-flask; gunicorn optional), curl.
+# (Debian wrk, python3-flask; gunicorn and python3-pandas optional), curl.
 #
 #   bench/serving.sh [--duration S] [--runs N] [--smoke] [--mlo PATH] [--out FILE] [--keep]
 #
 # --smoke: 1 s, 1 run, 1 and 16 connections, the 1-row body only.
 # Exit status: 0 when every command behaved (a missed target is reported, not an error); 2 when
-# a command failed, a server gave a wrong answer or an error (errors of the Flask server at 64
+# a command failed, a server gave a wrong answer or an error (errors of the Flask servers at 64
 # connections are only reported); 125 when a needed tool is missing; 130 interrupted.
 set -Eeuo pipefail
 
@@ -51,7 +58,7 @@ while [[ $# -gt 0 ]]; do
         --mlo) need_arg "$@"; MLO=$2; shift 2 ;;
         --out) need_arg "$@"; OUT=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
-        -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1'" ;;
     esac
 done
@@ -83,22 +90,38 @@ else
     FLASK_SERVER=flask
     log "gunicorn is not installed for $PY (apt-get install gunicorn): using Flask's built-in threaded server"
 fi
+# The Flask peers (bench/flask_server.py --mode), the one the target is judged against first.
+if "$PY" -c 'import pandas, numpy' 2>/dev/null; then
+    FLASK_MODES=(mlflow python)
+else
+    FLASK_MODES=(python)
+    log "$PY cannot import pandas (apt-get install python3-pandas): skipping the Flask+pandas (MLflow-like) peer"
+fi
+SIDES=(mlo "${FLASK_MODES[@]}")
+# A side's name in the report.
+name_of() {
+    case $1 in
+        mlo) echo "mlo" ;;
+        mlflow) echo "Flask+pandas (MLflow-like)" ;;
+        python) echo "Flask plain Python" ;;
+    esac
+}
 "$MLO" deploy --help >/dev/null 2>&1 || die "$MLO has no 'deploy' command"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/mlo-bench-serving.XXXXXX")
 P=$W/project
 DEP_ID=
-FLASK_PID=
 MLO_PID=
+declare -A FLASK_PID=() URL=()
 # Whether process $1 exists and is not a zombie (an exited server waits for init to reap it).
 alive() {
     local state
     state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true)
     [[ -n $state && $state != Z ]]
 }
-# Stops both servers; returns 1 when `mlo deployments stop` failed (the server is then killed).
+# Stops all servers; returns 1 when `mlo deployments stop` failed (the server is then killed).
 stop_servers() {
-    local rc=0 i
+    local rc=0 i mode
     if [[ -n $DEP_ID ]]; then
         if ! (cd "$P" && "$MLO" -q deployments stop "$DEP_ID" >/dev/null 2>"$W/stop.err"); then
             rc=1
@@ -115,11 +138,11 @@ stop_servers() {
         fi
         DEP_ID=
     fi
-    if [[ -n $FLASK_PID ]]; then
-        kill -TERM "$FLASK_PID" 2>/dev/null || true
-        wait "$FLASK_PID" 2>/dev/null || true
-        FLASK_PID=
-    fi
+    for mode in "${!FLASK_PID[@]}"; do
+        kill -TERM "${FLASK_PID[$mode]}" 2>/dev/null || true
+        wait "${FLASK_PID[$mode]}" 2>/dev/null || true
+        unset "FLASK_PID[$mode]"
+    done
     return "$rc"
 }
 cleanup() {
@@ -221,16 +244,18 @@ if len(lines) != 1:
     sys.exit("expected one JSON line from mlo deploy --detach --json, got %d" % len(lines))
 d = json.loads(lines[0])
 print(d["id"], d["port"], d["pid"])' "$W/deploy.json") || die "cannot read mlo deploy's JSON line: $(cat "$W/deploy.json")"
-MLO_URL=http://127.0.0.1:$MLO_PORT
-wait_ping "$MLO_URL" "$MLO_PID" "mlo deploy" "$W/deploy.err"
+URL[mlo]=http://127.0.0.1:$MLO_PORT
+wait_ping "${URL[mlo]}" "$MLO_PID" "mlo deploy" "$W/deploy.err"
 
-FLASK_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log "starting the Flask server ($FLASK_SERVER) on port $FLASK_PORT"
-"$PY" "$here/flask_server.py" "$MODEL" --host 127.0.0.1 --port "$FLASK_PORT" --server "$FLASK_SERVER" \
-    >"$W/flask.log" 2>&1 &
-FLASK_PID=$!
-FLASK_URL=http://127.0.0.1:$FLASK_PORT
-wait_ping "$FLASK_URL" "$FLASK_PID" "the Flask server" "$W/flask.log"
+for mode in "${FLASK_MODES[@]}"; do
+    port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    log "starting the Flask server ($FLASK_SERVER, --mode $mode) on port $port"
+    "$PY" "$here/flask_server.py" "$MODEL" --mode "$mode" --host 127.0.0.1 --port "$port" \
+        --server "$FLASK_SERVER" >"$W/flask-$mode.log" 2>&1 &
+    FLASK_PID[$mode]=$!
+    URL[$mode]=http://127.0.0.1:$port
+    wait_ping "${URL[$mode]}" "${FLASK_PID[$mode]}" "the Flask server (--mode $mode)" "$W/flask-$mode.log"
+done
 
 # ---------------------------------------------------------------- same answers
 post() { # URL BODYFILE OUTFILE -> HTTP status on stdout
@@ -238,21 +263,21 @@ post() { # URL BODYFILE OUTFILE -> HTTP status on stdout
         --data-binary "@$2" "$1/invocations"
 }
 for k in "${BODIES[@]}" 100; do
-    for side in mlo flask; do
-        if [[ $side == mlo ]]; then url=$MLO_URL; else url=$FLASK_URL; fi
-        code=$(post "$url" "$W/body$k.json" "$W/answer-$side-$k.json") || die "POST to $side failed"
-        [[ $code == 200 ]] || die "$side answered the $k-row body with HTTP $code: $(head -c 300 "$W/answer-$side-$k.json")"
+    for side in "${SIDES[@]}"; do
+        code=$(post "${URL[$side]}" "$W/body$k.json" "$W/answer-$side-$k.json") || die "POST to $(name_of "$side") failed"
+        [[ $code == 200 ]] ||
+            die "$(name_of "$side") answered the $k-row body with HTTP $code: $(head -c 300 "$W/answer-$side-$k.json")"
     done
 done
-"$PY" - "$W" <<'PY' || die "the servers' answers differ (see above)"
+answers=()
+for side in "${SIDES[@]}"; do answers+=("$(name_of "$side")" "$W/answer-$side-100.json"); done
+"$PY" - "$W/expected.csv" "${answers[@]}" <<'PY' || die "the servers' answers differ (see above)"
 import csv, json, sys
-w = sys.argv[1]
-mlo = json.load(open(w + "/answer-mlo-100.json"))
-fl = json.load(open(w + "/answer-flask-100.json"))
-rows = list(csv.reader(open(w + "/expected.csv")))[1:]
+rows = list(csv.reader(open(sys.argv[1])))[1:]
 expected = [json.loads(r[0]) for r in rows]
 problems = []
-for name, got in (("mlo deploy", mlo), ("Flask", fl)):
+for name, path in zip(sys.argv[2::2], sys.argv[3::2]):
+    got = json.load(open(path))
     p = got.get("predictions") if isinstance(got, dict) else None
     if not isinstance(p, list) or len(p) != 100:
         problems.append("%s: no list of 100 predictions: %.200s" % (name, json.dumps(got)))
@@ -265,7 +290,7 @@ for name, got in (("mlo deploy", mlo), ("Flask", fl)):
 if problems:
     sys.exit("\n".join(problems))
 PY
-log "both servers answer the 100-row body like mlo predict"
+log "all servers answer the 100-row body like mlo predict"
 
 # ---------------------------------------------------------------- wrk
 for k in "${BODIES[@]}"; do
@@ -302,11 +327,10 @@ parse_wrk() {
 for ((run = 1; run <= RUNS; run++)); do
     for k in "${BODIES[@]}"; do
         for c in "${CONNS[@]}"; do
-            for side in mlo flask; do
-                if [[ $side == mlo ]]; then url=$MLO_URL; else url=$FLASK_URL; fi
-                log "run $run/$RUNS: $side, $k-row body, $c connections, ${DURATION} s"
+            for side in "${SIDES[@]}"; do
+                log "run $run/$RUNS: $(name_of "$side"), $k-row body, $c connections, ${DURATION} s"
                 wrk -t "$((c < 2 ? c : 2))" -c "$c" -d "${DURATION}s" --latency -s "$W/post$k.lua" \
-                    "$url/invocations" >"$W/wrk.out" 2>&1 || { cat "$W/wrk.out" >&2; die "wrk failed"; }
+                    "${URL[$side]}/invocations" >"$W/wrk.out" 2>&1 || { cat "$W/wrk.out" >&2; die "wrk failed"; }
                 line=$(parse_wrk <"$W/wrk.out") || { cat "$W/wrk.out" >&2; die "cannot read wrk's output"; }
                 echo "$side $k $c $run $line" >>"$W/results.txt"
                 cp "$W/wrk.out" "$W/wrk-$side-$k-$c-$run.out"
@@ -317,15 +341,20 @@ done
 
 # ---------------------------------------------------------------- memory
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-mlo_kib=$(hwm "$MLO_PID")
-flask_kib=$(hwm "$FLASK_PID")
-flask_procs=1
-for child in $(pgrep -P "$FLASK_PID" || true); do
-    flask_kib=$((flask_kib + $(hwm "$child")))
-    flask_procs=$((flask_procs + 1))
-done
+declare -A KIB=() PROCS=()
+KIB[mlo]=$(hwm "$MLO_PID")
+PROCS[mlo]=1
 alive "$MLO_PID" || die "the mlo server (pid $MLO_PID) is gone after the runs"
-alive "$FLASK_PID" || die "the Flask server (pid $FLASK_PID) is gone after the runs"
+for mode in "${FLASK_MODES[@]}"; do
+    pid=${FLASK_PID[$mode]}
+    KIB[$mode]=$(hwm "$pid")
+    PROCS[$mode]=1
+    for child in $(pgrep -P "$pid" || true); do
+        KIB[$mode]=$((KIB[$mode] + $(hwm "$child")))
+        PROCS[$mode]=$((PROCS[$mode] + 1))
+    done
+    alive "$pid" || die "the Flask server (--mode $mode, pid $pid) is gone after the runs"
+done
 STOP_FAILED=0
 stop_servers || STOP_FAILED=1
 # What mlo's prediction log recorded (written on by default), once the server has flushed it.
@@ -349,81 +378,147 @@ fmt_ms() { awk -v v="$1" 'BEGIN { if (v < 0) print "n/a"; else if (v < 10) print
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
 yes_no() { if [[ $1 == 1 ]]; then echo yes; else echo "**no**"; fi; }
 
-mlo_errors=0
-flask_errors=0
-flask_errors_64=0
-for k in "${BODIES[@]}"; do
-    for c in "${CONNS[@]}"; do
-        mlo_errors=$((mlo_errors + $(errs mlo "$k" "$c")))
-        if [[ $c == 64 ]]; then
-            flask_errors_64=$((flask_errors_64 + $(errs flask "$k" "$c")))
-        else
-            flask_errors=$((flask_errors + $(errs flask "$k" "$c")))
-        fi
+# Errors per side, summed over the runs: below 64 connections (any is a failure) and at 64
+# connections (the Flask servers' are only reported).
+declare -A ERRS=() ERRS64=()
+for side in "${SIDES[@]}"; do
+    ERRS[$side]=0
+    ERRS64[$side]=0
+    for k in "${BODIES[@]}"; do
+        for c in "${CONNS[@]}"; do
+            if [[ $c == 64 && $side != mlo ]]; then
+                ERRS64[$side]=$((ERRS64[$side] + $(errs "$side" "$k" "$c")))
+            else
+                ERRS[$side]=$((ERRS[$side] + $(errs "$side" "$k" "$c")))
+            fi
+        done
     done
 done
+# The peer the 30x target is judged against: the MLflow-like one, when pandas was there.
+JUDGE=${FLASK_MODES[0]}
 if [[ $FLASK_SERVER == gunicorn ]]; then
     flask_desc="gunicorn $("$PY" -c 'import importlib.metadata as m; print(m.version("gunicorn"))') with 1 sync worker and \`--timeout=60\` (MLflow's defaults for \`mlflow models serve\`)"
 else
     flask_desc="Flask's built-in threaded server (gunicorn is not installed for $PY)"
 fi
+# "a / b / c" of $1 applied to each side in $2...
+each() {
+    local f=$1 out='' side
+    shift
+    for side in "$@"; do out+="${out:+ / }$("$f" "$side")"; done
+    echo "$out"
+}
+rows_name() { echo "$1 row$([[ $1 == 1 ]] || echo s)"; }
+# Errors of side $1 in the table cell of report()'s current body $k and connections $c.
+cell_errs() { errs "$1" "$k" "$c"; }
 report() {
+    local k c side cells head sep r
     echo "## Model serving, $(date -u +%Y-%m-%d)"
     echo
+    # shellcheck source=/dev/null
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
         "$(. /etc/os-release && echo "$PRETTY_NAME"); mlo $("$MLO" --version | head -n 1);" \
         "$({ wrk -v 2>&1 || true; } | head -n 1 | awk '{ print $1, $2 }');" \
-        "Python $("$PY" -c 'import platform; print(platform.python_version())'), Flask $("$PY" -c 'import importlib.metadata as m; print(m.version("flask"))')."
+        "Python $("$PY" -c 'import platform; print(platform.python_version())'), Flask $("$PY" -c 'import importlib.metadata as m; print(m.version("flask"))')$(
+            [[ $JUDGE == mlflow ]] && "$PY" -c 'import numpy, pandas; print(", pandas %s, numpy %s" % (pandas.__version__, numpy.__version__), end="")')."
     echo "\`bench/serving.sh --duration $DURATION --runs $RUNS$([[ $SMOKE == 1 ]] && echo " --smoke")\`; medians of $RUNS runs."
     echo
     echo "Method: mlo's built-in logistic regression trained on $ROWS rows (8 numeric + 2 categorical" \
         "features), registered as \`churn@champion\`, served by \`mlo deploy churn@champion --port 0 --detach\`" \
         "(default options) and by bench/flask_server.py on the same model file: a Flask app answering" \
-        "MLflow's \`/invocations\` protocol, run by $flask_desc; it scores in plain Python" \
-        "(bench/mlo_model.py) and builds no pandas DataFrame, so it does less per request than MLflow" \
-        "itself. Before timing, both servers' predictions for the 100-row body were checked equal to" \
+        "MLflow's \`/invocations\` protocol, run by $flask_desc, one server per scoring mode:"
+    echo
+    if [[ $JUDGE == mlflow ]]; then
+        echo "- *Flask+pandas (MLflow-like)*, \`--mode mlflow\`, does per request what MLflow's classic" \
+            "scoring server does for a scikit-learn model: a pandas DataFrame from the JSON body, the" \
+            "model's input schema enforced with \`astype\`, numpy scoring on whole columns, \`json.dumps\`" \
+            "of the predictions. It builds no MLflow signature objects, runs no scikit-learn Pipeline" \
+            "and uses no MLflow JSON encoder, so it is still somewhat lighter than MLflow itself. The" \
+            "30× target is judged against it."
+    else
+        echo "- *Flask+pandas (MLflow-like)* was skipped: $PY cannot import pandas" \
+            "(apt-get install python3-pandas), so the 30× target is judged against the plain-Python peer."
+    fi
+    echo "- *Flask plain Python*, \`--mode python\`, scores with bench/mlo_model.py and builds no" \
+        "DataFrame: less work per request than MLflow$([[ $JUDGE == mlflow ]] && echo "; its ratio is shown for reference")."
+    echo
+    echo "Before timing, every server's predictions for the 100-row body were checked equal to" \
         "\`mlo predict\`'s. wrk (on the same machine, \`-t min(connections, 2)\`) POSTs a" \
         "\`dataframe_split\` JSON body ($(stat -c %s "$W/body1.json") bytes for 1 row," \
         "$(stat -c %s "$W/body100.json") bytes for 100 rows) to /invocations for $DURATION s per" \
         "cell. Errors are non-2xx/3xx responses plus socket errors, summed over the runs."
     echo
-    echo "| body | connections | mlo requests/s | Flask requests/s | mlo / Flask | mlo p50 | mlo p99 | Flask p50 | Flask p99 | errors mlo / Flask |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    head="| body | connections"
+    sep="|---|---:"
+    for side in "${SIDES[@]}"; do head+=" | $(name_of "$side") requests/s"; sep+="|---:"; done
+    for side in "${FLASK_MODES[@]}"; do head+=" | mlo / $(name_of "$side")"; sep+="|---:"; done
+    for side in "${SIDES[@]}"; do head+=" | $(name_of "$side") p50 / p99"; sep+="|---:"; done
+    echo "$head | errors $(each name_of "${SIDES[@]}") |"
+    echo "$sep|---|"
     for k in "${BODIES[@]}"; do
         for c in "${CONNS[@]}"; do
-            echo "| $k row$([[ $k == 1 ]] || echo s) | $c | $(fmt_rps "$(med mlo 1 "$k" "$c")") | $(fmt_rps "$(med flask 1 "$k" "$c")") |" \
-                "$(ratio "$(med mlo 1 "$k" "$c")" "$(med flask 1 "$k" "$c")")× |" \
-                "$(fmt_ms "$(med mlo 2 "$k" "$c")") | $(fmt_ms "$(med mlo 3 "$k" "$c")") |" \
-                "$(fmt_ms "$(med flask 2 "$k" "$c")") | $(fmt_ms "$(med flask 3 "$k" "$c")") |" \
-                "$(errs mlo "$k" "$c") / $(errs flask "$k" "$c") |"
+            cells="| $(rows_name "$k") | $c"
+            for side in "${SIDES[@]}"; do cells+=" | $(fmt_rps "$(med "$side" 1 "$k" "$c")")"; done
+            for side in "${FLASK_MODES[@]}"; do
+                cells+=" | $(ratio "$(med mlo 1 "$k" "$c")" "$(med "$side" 1 "$k" "$c")")×"
+            done
+            for side in "${SIDES[@]}"; do
+                cells+=" | $(fmt_ms "$(med "$side" 2 "$k" "$c")") / $(fmt_ms "$(med "$side" 3 "$k" "$c")")"
+            done
+            echo "$cells | $(each cell_errs "${SIDES[@]}") |"
         done
     done
     echo
-    echo "Peak memory (VmHWM) after all runs: mlo $((mlo_kib / 1024)) MiB (one process);" \
-        "Flask $((flask_kib / 1024)) MiB ($flask_procs processes$([[ $FLASK_SERVER == gunicorn ]] && echo ": gunicorn master + worker"))." \
-        "mlo's prediction log (on by default) holds $mlo_log_lines lines, $mlo_log_mb MB."
+    cells="Peak memory (VmHWM) after all runs: mlo $((KIB[mlo] / 1024)) MiB (one process)"
+    for side in "${FLASK_MODES[@]}"; do
+        cells+="; $(name_of "$side") $((KIB[$side] / 1024)) MiB (${PROCS[$side]} processes$([[ $FLASK_SERVER == gunicorn ]] && echo ": gunicorn master + worker"))"
+    done
+    echo "$cells. mlo's prediction log (on by default) holds $mlo_log_lines lines, $mlo_log_mb MB."
     echo
     echo "| target | measured | met? |"
     echo "|---|---|---|"
     for k in "${BODIES[@]}"; do
-        r=$(ratio "$(med mlo 1 "$k" 16)" "$(med flask 1 "$k" 16)")
-        echo "| >= 30x Flask's requests/s at 16 connections, $k row$([[ $k == 1 ]] || echo s) | ${r}× | $(yes_no "$(awk -v r="$r" 'BEGIN { print (r + 0 >= 30) ? 1 : 0 }')") |"
+        r=$(ratio "$(med mlo 1 "$k" 16)" "$(med "$JUDGE" 1 "$k" 16)")
+        echo "| >= 30x $(name_of "$JUDGE")'s requests/s at 16 connections, $(rows_name "$k") | ${r}× | $(yes_no "$(awk -v r="$r" 'BEGIN { print (r + 0 >= 30) ? 1 : 0 }')") |"
+        for side in "${FLASK_MODES[@]:1}"; do
+            r=$(ratio "$(med mlo 1 "$k" 16)" "$(med "$side" 1 "$k" 16)")
+            echo "| (for reference) mlo / $(name_of "$side") at 16 connections, $(rows_name "$k") | ${r}× | not judged |"
+        done
     done
-    p99=$(med mlo 3 1 16)
-    echo "| p99 < 2 ms at 16 connections for one row | $(fmt_ms "$p99") | $(yes_no "$(awk -v v="$p99" 'BEGIN { print (v >= 0 && v < 2) ? 1 : 0 }')") |"
-    echo "| no errors | mlo $mlo_errors, Flask $flask_errors$([[ " ${CONNS[*]} " == *" 64 "* ]] && echo " (Flask at 64 connections: $flask_errors_64, reported only)") | $(yes_no "$([[ $mlo_errors == 0 && $flask_errors == 0 ]] && echo 1)") |"
+    r=$(med mlo 3 1 16)
+    echo "| p99 < 2 ms at 16 connections for one row | $(fmt_ms "$r") | $(yes_no "$(awk -v v="$r" 'BEGIN { print (v >= 0 && v < 2) ? 1 : 0 }')") |"
+    cells=
+    local ok=1
+    for side in "${SIDES[@]}"; do
+        cells+="${cells:+, }$(name_of "$side") ${ERRS[$side]}"
+        [[ ${ERRS[$side]} == 0 ]] || ok=0
+    done
+    if [[ " ${CONNS[*]} " == *" 64 "* ]]; then
+        cells+=" (at 64 connections, reported only:"
+        sep=" "
+        for side in "${FLASK_MODES[@]}"; do
+            cells+="$sep$(name_of "$side") ${ERRS64[$side]}"
+            sep=", "
+        done
+        cells+=")"
+    fi
+    echo "| no errors | $cells | $(yes_no "$ok") |"
     echo
-    local all=()
+    local all=() line
     for k in "${BODIES[@]}"; do
         for c in "${CONNS[@]}"; do
-            all+=("$k row(s) x $c connections: mlo $(runs_of mlo "$k" "$c"), Flask $(runs_of flask "$k" "$c")")
+            line="$k row(s) x $c connections:"
+            for side in "${SIDES[@]}"; do line+="$([[ $side == mlo ]] || echo ",") $(name_of "$side") $(runs_of "$side" "$k" "$c")"; done
+            all+=("$line")
         done
     done
     local IFS=';'
     echo "All runs, requests/s: ${all[*]}." | sed 's/;/; /g'
 }
 if [[ -n $OUT ]]; then report >"$OUT"; log "wrote $OUT"; else report; fi
-if [[ $mlo_errors != 0 || $flask_errors != 0 ]]; then
-    die "errors during the timed runs: mlo $mlo_errors, Flask $flask_errors (below 64 connections)"
-fi
+failed=
+for side in "${SIDES[@]}"; do
+    [[ ${ERRS[$side]} == 0 ]] || failed+="${failed:+, }$(name_of "$side") ${ERRS[$side]}"
+done
+[[ -z $failed ]] || die "errors during the timed runs: $failed (the Flask servers' below 64 connections)"
 [[ $STOP_FAILED == 0 ]] || die "mlo deployments stop failed (the server was killed; see above)"

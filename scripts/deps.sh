@@ -16,9 +16,10 @@ packages=(
   procps
   # bench/learners.sh compares with scikit-learn (in /usr/bin/python3; never needed by mlo)
   python3-numpy python3-sklearn
-  # bench/serving.sh loads `mlo deploy` with wrk, next to a Flask scoring server run like
-  # MLflow's (gunicorn, one sync worker); never needed by mlo
-  wrk python3-flask gunicorn
+  # bench/serving.sh loads `mlo deploy` with wrk, next to Flask scoring servers run like
+  # MLflow's (gunicorn, one sync worker), the MLflow-like one building a pandas DataFrame per
+  # request as MLflow does; never needed by mlo
+  wrk python3-flask gunicorn python3-pandas
 )
 
 missing=()
