@@ -77,10 +77,11 @@ Table table_for_model(const Model& m, const RequestRows& rows);
 // that does not parse). Fills `rows` (for the log) from the table.
 Table table_from_csv(const Model& m, std::string_view body, RequestRows& rows);
 
-// One prediction as a JSON value: the class label typed as the training target was (numbers
-// for numeric targets, true/false for boolean ones, strings otherwise), or the regression
-// value.
-nlohmann::json prediction_value(const Model& m, const Predictions& p, size_t row);
+// The rows as row-major JSON text, [[v, ...], ...] (the prediction log's "inputs").
+void append_rows_json(std::string& out, const RequestRows& rows);
+// The predictions as a JSON list, as in the responses.
+std::string predictions_json(const Model& m, const Predictions& p);
+
 // {"predictions": [...]} and, when asked, "probabilities": [[...]] and "classes": [...].
 std::string mlflow_response(const Model& m, const Predictions& p, bool proba);
 // The V2 response: model_name, model_version, id, outputs ("predictions", and for classifiers

@@ -372,7 +372,7 @@ void Server::score(const HttpRequest& req, HttpResponse& res, Protocol protocol,
 
         RequestRows rows;
         std::string body;
-        json predictions;  // for the log
+        std::string predictions;  // JSON text, for the log
         if (m->model) {
             Table t = csv ? table_from_csv(*m->model, req.body, rows)
                           : table_for_model(*m->model, rows = parse_json_request(req.body, protocol,
@@ -381,16 +381,15 @@ void Server::score(const HttpRequest& req, HttpResponse& res, Protocol protocol,
             body = protocol == Protocol::v2 ? v2_response(*m->model, p, m->name, m->version,
                                                           rows.id.empty() ? request_id : rows.id)
                                             : mlflow_response(*m->model, p, rows.want_proba);
-            predictions = json::array();
-            for (size_t i = 0; i < p.rows; ++i)
-                predictions.push_back(prediction_value(*m->model, p, i));
+            predictions = predictions_json(*m->model, p);
         } else {
             rows =
                 csv ? rows_from_csv(req.body) : parse_json_request(req.body, protocol, m->features);
-            predictions = m->pool->predict(request_id, rows.columns, row_major(rows), rows.rows);
-            body = protocol == Protocol::v2 ? v2_response(predictions, m->name, m->version,
+            json answer = m->pool->predict(request_id, rows.columns, row_major(rows), rows.rows);
+            body = protocol == Protocol::v2 ? v2_response(answer, m->name, m->version,
                                                           rows.id.empty() ? request_id : rows.id)
-                                            : mlflow_response(predictions);
+                                            : mlflow_response(answer);
+            predictions = json_text(answer);
         }
         // The record is queued before the answer leaves: a client that got an answer has
         // its request in the log (close() writes the queue out on shutdown).
@@ -399,8 +398,11 @@ void Server::score(const HttpRequest& req, HttpResponse& res, Protocol protocol,
                              "\",\"model\":" + json_text(m->name) +
                              ",\"version\":" + std::to_string(m->version) + ",\"variant\":\"" +
                              m->variant + "\",\"columns\":" + json_text(rows.columns) +
-                             ",\"inputs\":" + json_text(row_major(rows)) +
-                             ",\"predictions\":" + json_text(predictions) + "}";
+                             ",\"inputs\":";
+        append_rows_json(record, rows);
+        record += ",\"predictions\":";
+        record += predictions;
+        record += '}';
         log_->add(std::move(record));
         metrics_.rows(m->variant, m->version, rows.rows);
         res.headers.emplace_back("X-Model-Version", std::to_string(m->version));

@@ -250,3 +250,67 @@ TEST_CASE("bad requests get the right status and name what is wrong", "[scoring]
     CHECK(err["error_code"] == "INVALID_PARAMETER_VALUE");
     CHECK(err["message"] == "missing column 'x'");
 }
+
+TEST_CASE("dataframe_split bodies read the same on the fast path and the general one",
+          "[scoring]") {
+    // The server reads plain dataframe_split bodies without building a JSON document; a body
+    // with "params" goes through the general parser. Both must give the same rows (values and
+    // JSON types: an integer stays an integer, for categories and the log) or the same error.
+    const std::vector<std::string> features = {"a", "b", "c"};
+    auto both = [&](const std::string& split) {
+        std::string fast = "{\"dataframe_split\": " + split + "}";
+        std::string general = "{\"params\": {}, \"dataframe_split\": " + split + "}";
+        INFO(split);
+        int fast_status = 0, general_status = 0;
+        RequestRows f, g;
+        try {
+            f = parse_json_request(fast, Protocol::mlflow, features);
+        } catch (const RequestError& e) {
+            fast_status = e.status();
+        }
+        try {
+            g = parse_json_request(general, Protocol::mlflow, features);
+        } catch (const RequestError& e) {
+            general_status = e.status();
+        }
+        REQUIRE(fast_status == general_status);
+        if (fast_status) return fast_status;
+        REQUIRE(f.columns == g.columns);
+        REQUIRE(f.rows == g.rows);
+        for (size_t c = 0; c < f.columns.size(); ++c)
+            for (size_t r = 0; r < f.rows; ++r) {
+                CHECK(f.values[c][r].type() == g.values[c][r].type());
+                CHECK(f.values[c][r].dump() == g.values[c][r].dump());
+            }
+        std::string rf, rg;
+        append_rows_json(rf, f);
+        append_rows_json(rg, g);
+        CHECK(rf == rg);
+        CHECK(json::parse(rf).size() == f.rows);
+        return 0;
+    };
+    CHECK(both(R"({"columns": ["a", "b", "c"], "data": [[1, -2, 3.5], [0, -0, 1e3],
+                  [18446744073709551615, 18446744073709551616, -9223372036854775809],
+                  [1.5E-3, -0.0, 12345678901234567890123]]})") == 0);
+    CHECK(both(R"({"data": [["x\"y\\z\/\n\t", null, true], ["", false, "caf\u00e9"]],
+                   "columns": ["a", "b", "c"]})") == 0);
+    CHECK(both("{\"columns\":[\"a\",\"b\",\"c\"],\"data\":[[\"\xc3\xa9t\xc3\xa9\",1,2]]}") == 0);
+    CHECK(both(" \n{ \"columns\" : [ \"a\" , \"b\" , \"c\" ] ,\r\n \"data\" : [ [ 1 , 2 , 3 ] ] } ") ==
+          0);
+    CHECK(both(R"({"columns": ["a", "b", "c"], "data": [[1, 2, 3]], "index": [7]})") == 0);
+    // Errors: the fast path gives up and the general parser names the problem.
+    CHECK(both(R"({"columns": ["a", "b", "c"], "data": [[1, 2], [1, 2, 3]]})") == 422);
+    CHECK(both(R"({"columns": ["a", "b"], "data": [[1, 2, 3]]})") == 422);
+    CHECK(both(R"({"columns": ["a", "b", "c"], "data": []})") == 400);
+    CHECK(both(R"({"columns": ["a", "b", "c"]})") == 400);
+    CHECK(both(R"({"data": [[1, 2, 3]]})") == 422);
+    for (const char* number : {"01", "1.", ".5", "-", "1e", "1e+", "+1", "1.e5", "--1", "0x1",
+                               "NaN", "Infinity", "1e999"}) {
+        std::string split =
+            std::string(R"({"columns": ["a", "b", "c"], "data": [[1, 2, )") + number + "]]}";
+        CHECK(both(split) == 400);
+    }
+    CHECK(both("{\"columns\": [\"a\", \"b\", \"c\"], \"data\": [[1, 2, \"\x01\"]]}") == 400);
+    CHECK(both("{\"columns\": [\"a\", \"b\", \"c\"], \"data\": [[1, 2, \"\xff\"]]}") == 400);
+    CHECK(both(R"({"columns": ["a", "b", "c"], "data": [[1, 2, 3]]} trailing)") == 400);
+}
