@@ -418,6 +418,7 @@ public:
     bool read(RequestRows& out) {
         if (!lit('{') || !key("dataframe_split") || !lit(':') || !lit('{')) return false;
         bool have_cols = false, have_data = false;
+        size_t data_at = 0, data_end = 0;
         std::vector<json> cells;  // row-major
         size_t width = 0;
         while (true) {
@@ -435,6 +436,8 @@ public:
                 }
                 have_cols = true;
             } else if (k == "data" && !have_data) {
+                skip();
+                data_at = i_;
                 if (!lit('[')) return false;
                 if (!lit(']')) {
                     do {
@@ -453,6 +456,7 @@ public:
                     } while (lit(','));
                     if (!lit(']')) return false;
                 }
+                data_end = i_;
                 have_data = true;
             } else {
                 return false;
@@ -464,6 +468,8 @@ public:
         skip();
         if (i_ != s_.size() || !have_cols || !have_data || out.rows == 0) return false;
         if (width != out.columns.size()) return false;
+        std::string_view data = s_.substr(data_at, data_end - data_at);
+        if (data.find_first_of("\r\n") == std::string_view::npos) out.rows_json = data;
         out.values.assign(width, {});
         for (size_t c = 0; c < width; ++c) {
             auto& col = out.values[c];
@@ -651,6 +657,10 @@ void append_value(std::string& out, const json& v) {
 }  // namespace
 
 void append_rows_json(std::string& out, const RequestRows& rows) {
+    if (!rows.rows_json.empty()) {
+        out += rows.rows_json;
+        return;
+    }
     out += '[';
     for (size_t r = 0; r < rows.rows; ++r) {
         if (r) out += ',';

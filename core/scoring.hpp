@@ -59,6 +59,9 @@ struct RequestRows {
     size_t rows = 0;
     bool want_proba = false;  // "params": {"proba": true}
     std::string id;           // V2 "id", "" when none
+    // The rows as row-major JSON text on one line, when the body held them so (the "data" of
+    // a dataframe_split body, copied as sent); "" otherwise. See append_rows_json.
+    std::string rows_json;
 };
 
 enum class Protocol { mlflow, v2 };
@@ -77,7 +80,8 @@ Table table_for_model(const Model& m, const RequestRows& rows);
 // that does not parse). Fills `rows` (for the log) from the table.
 Table table_from_csv(const Model& m, std::string_view body, RequestRows& rows);
 
-// The rows as row-major JSON text, [[v, ...], ...] (the prediction log's "inputs").
+// The rows as row-major JSON text, [[v, ...], ...] (the prediction log's "inputs"): rows_json
+// when set, else written from the values.
 void append_rows_json(std::string& out, const RequestRows& rows);
 // The predictions as a JSON list, as in the responses.
 std::string predictions_json(const Model& m, const Predictions& p);
