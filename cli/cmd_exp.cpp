@@ -17,15 +17,9 @@ namespace mlo::cli {
 
 namespace {
 
-std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
 std::string cell(const core::FieldValue& v) {
     if (std::holds_alternative<std::monostate>(v)) return "-";
-    if (const double* d = std::get_if<double>(&v)) return number(*d);
+    if (const double* d = std::get_if<double>(&v)) return short_number(*d);
     return std::get<std::string>(v);
 }
 
@@ -33,14 +27,6 @@ nlohmann::json field_json(const core::FieldValue& v) {
     if (std::holds_alternative<std::monostate>(v)) return nullptr;
     if (const double* d = std::get_if<double>(&v)) return *d;
     return std::get<std::string>(v);
-}
-
-std::string csv_cell(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s)
-        q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
 }
 
 std::string value_text(const nlohmann::json& v) {
@@ -208,7 +194,7 @@ private:
                                                 r.overrides.empty() ? "-" : describe(r)};
                 for (const auto& m : metric_names) {
                     auto it = r.metrics.find(m);
-                    row.push_back(it == r.metrics.end() ? "-" : number(it->second));
+                    row.push_back(it == r.metrics.end() ? "-" : short_number(it->second));
                 }
                 rows.push_back(row);
             }
@@ -448,7 +434,8 @@ private:
         field("status", status);
         field("command", r->cmd);
         field("started", local_time(r->started_ns));
-        if (r->ended_ns) field("took", number(double(r->ended_ns - r->started_ns) / 1e9) + " s");
+        if (r->ended_ns)
+            field("took", short_number(double(r->ended_ns - r->started_ns) / 1e9) + " s");
         if (!r->sweep.empty()) field("sweep", r->sweep);
         if (!r->parent.empty()) field("experiment", r->parent);
         if (r->git.in_git)
@@ -466,7 +453,7 @@ private:
         section("params", params,
                 [](const auto& p) { return p.first + " = " + value_text(p.second); });
         section("metrics", r->metrics,
-                [](const auto& m) { return m.first + " = " + number(m.second); });
+                [](const auto& m) { return m.first + " = " + short_number(m.second); });
         section("tags", r->tags, [](const auto& t) { return t.first + " = " + t.second; });
         section("outputs", r->outputs, [](const core::Artifact& a) {
             return a.path + (a.is_dir ? "/" : "") + "  sha256:" + to_hex(a.digest).substr(0, 12);
@@ -562,7 +549,7 @@ private:
         rows.push_back({"", a->id.substr(0, 8), b->id.substr(0, 8), "CHANGE"});
         auto text = [](const std::optional<nlohmann::json>& v) {
             if (!v) return std::string("-");
-            if (v->is_number()) return number(v->get<double>());
+            if (v->is_number()) return short_number(v->get<double>());
             return value_text(*v);
         };
         for (const auto& c : params)
@@ -571,7 +558,7 @@ private:
             std::string change;
             if (c.old_v && c.new_v) {
                 double d = c.new_v->get<double>() - c.old_v->get<double>();
-                change = (d >= 0 ? "+" : "") + number(d);
+                change = (d >= 0 ? "+" : "") + short_number(d);
             }
             rows.push_back({"metrics." + c.key, text(c.old_v), text(c.new_v), change});
         }

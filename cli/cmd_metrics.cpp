@@ -13,24 +13,10 @@ namespace mlo::cli {
 
 namespace {
 
-std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
 std::string text_of(const std::optional<nlohmann::json>& v) {
     if (!v) return "-";
-    if (v->is_number_float()) return number(v->get<double>());
+    if (v->is_number_float()) return short_number(v->get<double>());
     return v->is_string() ? v->get<std::string>() : v->dump();
-}
-
-std::string csv_cell(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s)
-        q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
 }
 
 void print_rows(Context& ctx, bool csv, const std::vector<std::vector<std::string>>& rows) {
@@ -99,7 +85,7 @@ private:
         }
         std::vector<std::vector<std::string>> rows = {{"METRIC", "VALUE"}};
         for (const auto& [k, x] : v.metrics)
-            rows.push_back({k, number(x)});
+            rows.push_back({k, short_number(x)});
         print_rows(ctx, csv_, rows);
         return 0;
     }
@@ -158,7 +144,7 @@ private:
             {params_ ? "PARAM" : "METRIC", a.label, b.label, "CHANGE"}};
         for (const auto& r : rows) {
             std::string change = "-";
-            if (r.change) change = (*r.change >= 0 ? "+" : "") + number(*r.change);
+            if (r.change) change = (*r.change >= 0 ? "+" : "") + short_number(*r.change);
             table.push_back({r.key, text_of(r.old_v), text_of(r.new_v), change});
         }
         print_rows(ctx, csv_, table);

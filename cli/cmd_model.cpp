@@ -14,12 +14,6 @@ namespace mlo::cli {
 
 namespace {
 
-std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
 std::string join(const std::vector<std::string>& items, const std::string& sep) {
     std::string s;
     for (const auto& i : items)
@@ -340,7 +334,7 @@ private:
         if (run && !run->metrics.empty()) {
             out << "metrics\n";
             for (const auto& [k, value] : run->metrics)
-                out << "  " << k << " = " << number(value) << '\n';
+                out << "  " << k << " = " << short_number(value) << '\n';
         }
         return 0;
     }

@@ -42,12 +42,6 @@ std::string git_short(const core::GitState& g) {
     return s;
 }
 
-std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
 nlohmann::json artifacts_json(const std::vector<core::Artifact>& list) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& x : list) {
@@ -135,7 +129,7 @@ void print_detail(std::ostream& out, const core::Run& r) {
     if (!r.metrics.empty()) {
         out << "metrics\n";
         for (const auto& [k, v] : r.metrics)
-            out << "  " << k << " = " << number(v) << '\n';
+            out << "  " << k << " = " << short_number(v) << '\n';
     }
 }
 
@@ -184,7 +178,7 @@ public:
                     break;
                 }
                 if (!metrics.empty()) metrics += ' ';
-                metrics += k + "=" + number(v);
+                metrics += k + "=" + short_number(v);
             }
             rows.push_back({r.id.substr(0, 12), r.stage.empty() ? "-" : r.stage,
                             core::run_status_name(r.status),

@@ -89,6 +89,10 @@ std::vector<std::string> protect_arguments(int argc, char** argv);
 std::string human_size(uint64_t bytes);
 // Rows of cells (the first one the header) as left-aligned columns two spaces apart.
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+// A number as tables show it: six significant digits (%.6g).
+std::string short_number(double v);
+// A CSV field, quoted when it holds a comma, a quote or a line break.
+std::string csv_cell(const std::string& s);
 std::string short_hash(const Digest& d);
 
 }  // namespace mlo::cli

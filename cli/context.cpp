@@ -137,6 +137,20 @@ std::string short_hash(const Digest& d) {
     return to_hex(d).substr(0, 12);
 }
 
+std::string short_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+std::string csv_cell(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s)
+        q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
     std::vector<size_t> width(rows.front().size(), 0);
     for (const auto& row : rows) {
