@@ -10,8 +10,11 @@ jobs="$(nproc)"
 echo "== build (warnings are errors)"
 # No debug information in CI's builds: it is a third of the compile time, and a failure is
 # reproduced locally anyway. The sanitizer build keeps line tables (-g1) for its stack traces.
+# Unity builds (eight sources compiled as one; the unit tests' files stay apart): the headers
+# (CLI11, nlohmann-json, yaml-cpp, the sanitizers' instrumentation of them) are compiled a
+# fraction as often, which took the sanitizer build from 28 to 9 CPU-minutes.
 bash "$root/scripts/build.sh" "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLO_WERROR=ON \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG"
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" -DCMAKE_UNITY_BUILD=ON
 echo "== tests"
 ctest --test-dir "$root/build-ci" --output-on-failure -j "$jobs"
 
@@ -19,7 +22,7 @@ echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 # The mlo binary only: the end-to-end suites drive it through every layer. CI has 30 minutes
 # on two cores and two full builds had reached them; the unit tests run in the build above.
 cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMLO_WERROR=ON \
-  -DMLO_SANITIZE=ON -DCMAKE_CXX_FLAGS_DEBUG="-g1" >/dev/null
+  -DMLO_SANITIZE=ON -DCMAKE_CXX_FLAGS_DEBUG="-g1" -DCMAKE_UNITY_BUILD=ON >/dev/null
 ninja -C "$root/build-asan" mlo
 echo "== end-to-end tests under sanitizers"
 # Every suite but the two slowest (concurrency: many processes racing on one repository; data:
