@@ -626,6 +626,37 @@ private:
     size_t i_ = 0;
 };
 
+// A column's values as JSON: strings for categories, true/false, numbers, null for missing.
+std::vector<json> column_values(const Column& col, size_t rows) {
+    std::vector<json> vals;
+    vals.reserve(rows);
+    for (size_t i = 0; i < rows; ++i) {
+        if (col.type == ColumnType::categorical) {
+            int32_t code = col.codes[i];
+            vals.push_back(code < 0 ? json(nullptr) : json(col.categories[size_t(code)]));
+        } else if (std::isnan(col.numbers[i])) {
+            vals.push_back(nullptr);
+        } else if (col.type == ColumnType::boolean) {
+            vals.push_back(col.numbers[i] != 0);
+        } else {
+            vals.push_back(col.numbers[i]);
+        }
+    }
+    return vals;
+}
+
+Table parse_csv_body(std::string_view body, CsvOptions opt) {
+    opt.jobs = 1;
+    Table t;
+    try {
+        t = parse_csv(body, "the request body", opt);
+    } catch (const Error& e) {
+        bad(e.what());
+    }
+    if (t.rows == 0) bad("the request has no rows");
+    return t;
+}
+
 // A JSON value as text; doubles in their shortest round-trip form.
 void append_value(std::string& out, const json& v) {
     switch (v.type()) {
@@ -747,16 +778,19 @@ Table table_for_model(const Model& m, const RequestRows& rows) {
     return t;
 }
 
-Table table_from_csv(const Model& m, std::string_view body, RequestRows& rows) {
-    Table t;
-    CsvOptions opt = csv_options_for(m);
-    opt.jobs = 1;
-    try {
-        t = parse_csv(body, "the request body", opt);
-    } catch (const Error& e) {
-        bad(e.what());
+RequestRows parse_csv_request(std::string_view body) {
+    Table t = parse_csv_body(body, CsvOptions());
+    RequestRows rows;
+    rows.rows = t.rows;
+    for (const auto& c : t.columns) {
+        rows.columns.push_back(c.name);
+        rows.values.push_back(column_values(c, t.rows));
     }
-    if (t.rows == 0) bad("the request has no rows");
+    return rows;
+}
+
+Table table_from_csv(const Model& m, std::string_view body, RequestRows& rows) {
+    Table t = parse_csv_body(body, csv_options_for(m));
     rows.columns.clear();
     rows.values.clear();
     rows.rows = t.rows;
@@ -770,23 +804,7 @@ Table table_from_csv(const Model& m, std::string_view body, RequestRows& rows) {
                                 "a number");
         }
         rows.columns.push_back(f.name);
-        std::vector<json> vals;
-        vals.reserve(t.rows);
-        for (size_t i = 0; i < t.rows; ++i) {
-            if (col->type == ColumnType::categorical) {
-                int32_t code = col->codes[i];
-                vals.push_back(code < 0 ? json(nullptr) : json(col->categories[size_t(code)]));
-            } else {
-                double v = col->numbers[i];
-                if (std::isnan(v))
-                    vals.push_back(nullptr);
-                else if (col->type == ColumnType::boolean)
-                    vals.push_back(v != 0);
-                else
-                    vals.push_back(v);
-            }
-        }
-        rows.values.push_back(std::move(vals));
+        rows.values.push_back(column_values(*col, t.rows));
     }
     return t;
 }

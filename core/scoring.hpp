@@ -72,6 +72,10 @@ enum class Protocol { mlflow, v2 };
 RequestRows parse_json_request(std::string_view body, Protocol protocol,
                                const std::vector<std::string>& features);
 
+// A CSV body's rows as JSON values, every column typed as the CSV reader infers it (the
+// command flavour: no model schema to type them). 400 when it does not parse or is empty.
+RequestRows parse_csv_request(std::string_view body);
+
 // A table for a built-in model from parsed rows: its feature columns, typed for it. Throws
 // RequestError 422 "missing column 'age'" or "column 'age', row 3: expected a number, got
 // \"abc\"".

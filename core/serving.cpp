@@ -226,40 +226,6 @@ bool content_type_is(const std::string& ct, const char* want) {
     return ct.size() == n || ct[n] == ';' || ct[n] == ' ';
 }
 
-// Rows of a CSV body as JSON values, for the command flavour (no model schema to type them).
-RequestRows rows_from_csv(std::string_view body) {
-    Table t;
-    try {
-        CsvOptions opt;
-        opt.jobs = 1;
-        t = parse_csv(body, "the request body", opt);
-    } catch (const Error& e) {
-        throw RequestError(400, e.what());
-    }
-    if (t.rows == 0) throw RequestError(400, "the request has no rows");
-    RequestRows rows;
-    rows.rows = t.rows;
-    for (const auto& c : t.columns) {
-        rows.columns.push_back(c.name);
-        std::vector<json> vals;
-        vals.reserve(t.rows);
-        for (size_t i = 0; i < t.rows; ++i) {
-            if (c.type == ColumnType::categorical) {
-                vals.push_back(c.codes[i] < 0 ? json(nullptr)
-                                              : json(c.categories[size_t(c.codes[i])]));
-            } else if (std::isnan(c.numbers[i])) {
-                vals.push_back(nullptr);
-            } else if (c.type == ColumnType::boolean) {
-                vals.push_back(c.numbers[i] != 0);
-            } else {
-                vals.push_back(c.numbers[i]);
-            }
-        }
-        rows.values.push_back(std::move(vals));
-    }
-    return rows;
-}
-
 json row_major(const RequestRows& rows) {
     json data = json::array();
     for (size_t r = 0; r < rows.rows; ++r) {
@@ -383,8 +349,8 @@ void Server::score(const HttpRequest& req, HttpResponse& res, Protocol protocol,
                                             : mlflow_response(*m->model, p, rows.want_proba);
             predictions = predictions_json(*m->model, p);
         } else {
-            rows =
-                csv ? rows_from_csv(req.body) : parse_json_request(req.body, protocol, m->features);
+            rows = csv ? parse_csv_request(req.body)
+                       : parse_json_request(req.body, protocol, m->features);
             json answer = m->pool->predict(request_id, rows.columns, row_major(rows), rows.rows);
             body = protocol == Protocol::v2 ? v2_response(answer, m->name, m->version,
                                                           rows.id.empty() ? request_id : rows.id)
