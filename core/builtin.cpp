@@ -95,17 +95,6 @@ const char* self_exe() {
     return path.c_str();
 }
 
-std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'')
-            out += "'\\''";
-        else
-            out += c;
-    }
-    return out + "'";
-}
-
 std::string format_seconds(double s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f s", s);
@@ -328,6 +317,17 @@ ModelSource locate_model(const std::string& arg, Repository* repo) {
         throw Error("model " + src.shown + " (object " + to_hex(v.object).substr(0, 12) +
                     ") is not in the object store (pull it, or check 'mlo fsck')");
     return src;
+}
+
+std::string shell_quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    return out + "'";
 }
 
 }  // namespace mlo::core

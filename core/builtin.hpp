@@ -54,6 +54,8 @@ nlohmann::json builtin_job(const Repository& repo, const Pipeline& p, const Stag
                            const std::vector<LockedPath>& deps);
 // The shell command that runs the job: '<this mlo>' __builtin '<json>'.
 std::string builtin_command_line(const nlohmann::json& job);
+// A string as one word for /bin/sh: in single quotes, each embedded quote as '\''.
+std::string shell_quote(const std::string& s);
 
 // Runs a job (in the child): trains and writes the model file atomically, or evaluates and
 // writes the metrics file atomically. Progress lines go to `out`. Throws Error.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/builtin.hpp"
 #include "core/csv.hpp"
 #include "core/export_c.hpp"
 #include "core/learner.hpp"
@@ -25,17 +26,6 @@ bool have_cc() {
     return std::system("command -v cc >/dev/null 2>&1") == 0;
 }
 
-std::string sh_quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'')
-            out += "'\\''";
-        else
-            out += c;
-    }
-    return out + "'";
-}
-
 // Compiles `source` as the brief for users says (C99, every warning an error) into `dir`/model.
 void compile(const test::TempDir& dir, const std::string& source, const std::string& prefix,
              const std::string& extra = "") {
@@ -45,8 +35,8 @@ void compile(const test::TempDir& dir, const std::string& source, const std::str
     for (char& c : macro)
         if (c >= 'a' && c <= 'z') c = char(c - 'a' + 'A');
     std::string cmd = "cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -D" + macro + " " + extra +
-                      " " + sh_quote((dir / "model.c").string()) + " -o " +
-                      sh_quote((dir / "model").string()) + " -lm 2>" + sh_quote(log);
+                      " " + shell_quote((dir / "model.c").string()) + " -o " +
+                      shell_quote((dir / "model").string()) + " -lm 2>" + shell_quote(log);
     int rc = std::system(cmd.c_str());
     INFO(test::read_text(log));
     REQUIRE(rc == 0);
@@ -57,8 +47,8 @@ void compile(const test::TempDir& dir, const std::string& source, const std::str
 std::vector<std::string> run_model(const test::TempDir& dir, const std::string& csv,
                                    const std::string& args) {
     const std::string out = (dir / "out.txt").string(), err = (dir / "err.txt").string();
-    std::string cmd = sh_quote((dir / "model").string()) + " " + args + " <" + sh_quote(csv) +
-                      " >" + sh_quote(out) + " 2>" + sh_quote(err);
+    std::string cmd = shell_quote((dir / "model").string()) + " " + args + " <" + shell_quote(csv) +
+                      " >" + shell_quote(out) + " 2>" + shell_quote(err);
     int rc = std::system(cmd.c_str());
     INFO(test::read_text(err));
     REQUIRE(rc == 0);
@@ -250,7 +240,7 @@ TEST_CASE("exported predict() takes NULL arrays as all missing", "[export]") {
                      "    return mlo_model_predict(NULL, NULL, NULL) != label;\n"
                      "}\n");
     test::write_text(dir / "model.c", export_c(m));
-    const std::string cmd = "cd " + sh_quote(dir.path().string()) +
+    const std::string cmd = "cd " + shell_quote(dir.path().string()) +
                             " && cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 driver.c -o "
                             "driver -lm 2>cc.log && ./driver >out.txt";
     int rc = std::system(cmd.c_str());
