@@ -29,12 +29,8 @@ MLO=
 OUT=
 KEEP=0
 PY=/usr/bin/python3
-log() { printf 'bench: [%4d s] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-    printf 'bench: error: %s\n' "$*" >&2
-    exit 2
-}
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option '$1' needs a value"; }
+# shellcheck source=bench/lib.bash
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.bash"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rows) need_arg "$@"; ROWS=$2; shift 2 ;;
@@ -116,7 +112,7 @@ if r.returncode != 0:
 print("%.4f %d" % (t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
 PY
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median_lines() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- mlo: a one-stage pipeline with the built-in learner, then evaluate and predict.
 "$MLO" init -q >/dev/null
@@ -200,11 +196,11 @@ for k, v in out.items():
 PY
 py() { awk -v k="$1" '$1 == k { print $2 }' py.txt; }
 
-m_read=$(median <mlo_read.txt)
-m_fit=$(median <mlo_fit.txt)
-m_wall=$(median <mlo_wall.txt)
+m_read=$(median_lines <mlo_read.txt)
+m_fit=$(median_lines <mlo_fit.txt)
+m_wall=$(median_lines <mlo_wall.txt)
 m_rss=$(sort -g mlo_rss.txt | tail -1)
-m_pred=$(median <mlo_predict.txt)
+m_pred=$(median_lines <mlo_predict.txt)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
 mbs() { awk -v mb="$train_mb" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", mb / s; else print "n/a" }'; }
 rows_s() { awk -v n="$test_rows" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }

@@ -40,16 +40,8 @@ KEEP=0
 PY=/usr/bin/python3
 ROWS=20000
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in bench/ from importing mlo_model.py
-log() { printf 'bench: [%4d s] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-    printf 'bench: error: %s\n' "$*" >&2
-    exit 2
-}
-skip() {
-    printf 'bench: skipped: %s\n' "$*" >&2
-    exit 125
-}
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option '$1' needs a value"; }
+# shellcheck source=bench/lib.bash
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.bash"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --duration) need_arg "$@"; DURATION=$2; shift 2 ;;

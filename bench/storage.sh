@@ -31,11 +31,8 @@ usage: bench/storage.sh [options]
 EOF
 }
 
-log() { printf 'bench: [%4d s] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-    printf 'bench: error: %s\n' "$*" >&2
-    exit 2
-}
+# shellcheck source=bench/lib.bash
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.bash"
 
 # ---------------------------------------------------------------- options
 FILES=100000
@@ -51,7 +48,6 @@ WORKDIR_PARENT=
 KEEP=0
 set_files='' set_dirs='' set_big='' set_runs='' set_annex=''
 
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option '$1' needs a value"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --files) need_arg "$@"; FILES=$2; set_files=1; shift 2 ;;
@@ -244,7 +240,7 @@ timed() {
     fi
 }
 
-median() {
+median_of() {
     [[ -s $RES/$1.t ]] || return 0
     sort -g "$RES/$1.t" | awk '{ a[NR] = $1 }
         END { if (NR % 2) printf "%.3f", a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
@@ -458,8 +454,8 @@ BIG_H=$(human "$BIG_SIZE")
 row() {
     local op=$1 mk=$2 peer=$3 pk=$4 target=$5 missing=${6:-not available}
     local mt pt ratio="—" tcell="—" met="—" mm="—" pm="—"
-    mt=$(median "$mk")
-    pt=$(median "$pk")
+    mt=$(median_of "$mk")
+    pt=$(median_of "$pk")
     [[ -n $mk && -n $(peak_mib "$mk") ]] && mm=$(peak_mib "$mk")
     [[ -n $(peak_mib "$pk") ]] && pm=$(peak_mib "$pk")
     if [[ -z $pt ]]; then

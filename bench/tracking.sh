@@ -27,12 +27,8 @@ SMOKE=0
 MLO=
 OUT=
 KEEP=0
-log() { printf 'bench: [%4d s] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-    printf 'bench: error: %s\n' "$*" >&2
-    exit 2
-}
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option '$1' needs a value"; }
+# shellcheck source=bench/lib.bash
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.bash"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --calls) need_arg "$@"; CALLS=$2; shift 2 ;;
@@ -74,17 +70,6 @@ cleanup() { if [[ $KEEP == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", (b - a) / 1e9 }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-    END { if (NR % 2) printf "%.4f", a[(NR + 1) / 2]; else printf "%.4f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-time_of() {
-    local t0 t1
-    t0=$(now)
-    "$@" >"$W/last.out" 2>"$W/last.err" || { tail -n 20 "$W/last.err" >&2; die "'$*' failed"; }
-    t1=$(now)
-    secs "$t0" "$t1"
-}
 
 P=$W/project
 mkdir -p "$P" && cd "$P"
