@@ -51,6 +51,9 @@ const std::vector<CommandSpec>& command_table() {
          Needs::database, make_deploy},
         {"deployments", "List deployments; 'deployments stop ID' stops one", Needs::database,
          make_deployments},
+        {"validate", "Check a CSV file against a schema (types, ranges, domains, nulls)",
+         Needs::nothing, make_validate},
+        {"schema", "Infer a schema from a CSV file ('schema infer')", Needs::nothing, make_schema},
         // Runs a built-in stage for repro; hidden from --help (empty summary).
         {"__builtin", "", Needs::nothing, make_builtin},
     };

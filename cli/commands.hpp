@@ -32,5 +32,7 @@ std::unique_ptr<Command> make_metrics();
 std::unique_ptr<Command> make_params();
 std::unique_ptr<Command> make_deploy();
 std::unique_ptr<Command> make_deployments();
+std::unique_ptr<Command> make_validate();
+std::unique_ptr<Command> make_schema();
 
 }  // namespace mlo::cli

@@ -523,6 +523,17 @@ bool is_missing_value(std::string_view v) {
     }
 }
 
+std::optional<double> csv_number(std::string_view v, char delimiter) {
+    double d;
+    if (parse_number(trim(v, delimiter), d)) return d;
+    return std::nullopt;
+}
+
+std::optional<bool> csv_boolean(std::string_view v, char delimiter) {
+    if (auto b = parse_boolean(trim(v, delimiter))) return *b != 0;
+    return std::nullopt;
+}
+
 Table parse_csv(std::string_view text, const std::string& shown, const CsvOptions& options) {
     const char delim = options.delimiter;
     if (delim == '"' || delim == '\n' || delim == '\r')

@@ -37,6 +37,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -105,6 +106,11 @@ struct CsvOptions {
 
 // True for the missing-value spellings above (the value already trimmed).
 bool is_missing_value(std::string_view v);
+// The number / boolean a non-missing field value reads as under the rules above (spaces and
+// tabs around `v` ignored, as for a quoted field), or nullopt. For checks that must type a
+// categorical column's values the way the reader would have typed them one by one.
+std::optional<double> csv_number(std::string_view v, char delimiter = ',');
+std::optional<bool> csv_boolean(std::string_view v, char delimiter = ',');
 
 // Reads `file` (memory-mapped) and parses it; `shown` names it in error messages.
 Table read_csv(const std::filesystem::path& file, const std::string& shown,

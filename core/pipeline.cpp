@@ -41,7 +41,7 @@ using YAML::Node;
 const std::set<std::string> kTopKeys = {"stages", "vars", "model", "deploy", "monitor", "retrain"};
 const std::set<std::string> kBodyKeys = {"cmd",    "builtin", "deps", "params",
                                          "outs",   "metrics", "wdir", "always_changed",
-                                         "frozen", "desc",    "role"};
+                                         "frozen", "desc",    "role", "validate"};
 const std::set<std::string> kExpandKeys = {"foreach", "matrix", "do"};
 
 bool valid_name_char(char c) {
@@ -122,6 +122,7 @@ private:
                    const Node& value);
     void parse_outs(const Node& v, const std::string& what, bool metric, Ctx& c);
     bool parse_flag(const Node& v, const std::string& what, Ctx& c);
+    void parse_validate(const Node& key, const Node& v, Ctx& c);
     void check_builtin(Stage& s, const Node& key, const Node& spec);
     std::string check_model(const Node& key, const Node& v);
 };
@@ -561,6 +562,57 @@ void Parser::parse_outs(const Node& v, const std::string& what, bool metric, Ctx
     }
 }
 
+// validate: {data: PATH, schema: PATH}, or a list of such mappings.
+void Parser::parse_validate(const Node& key, const Node& v, Ctx& c) {
+    Stage& s = *c.stage;
+    const std::string why = "'validate' of stage " + quote(s.name) +
+                            " must be a mapping {data: PATH, schema: PATH} or a list of them";
+    std::vector<Node> items;
+    if (v.IsMap()) {
+        items.push_back(v);
+    } else if (v.IsSequence() && v.size() > 0) {
+        for (const auto& item : v)
+            items.push_back(item);
+    } else {
+        fail(v.IsNull() ? key : v, why);
+    }
+    for (const Node& item : items) {
+        if (!item.IsMap()) fail(item, why);
+        ValidateSpec spec;
+        spec.pos = pos(item);
+        std::optional<Node> data, schema;
+        for (auto it = item.begin(); it != item.end(); ++it) {
+            std::string k = it->first.IsScalar() ? it->first.Scalar() : YAML::Dump(it->first);
+            const Node val = it->second;
+            if (k != "data" && k != "schema")
+                fail(it->first, "unknown key " + quote(k) + " in 'validate' of stage " +
+                                    quote(s.name) + " (use 'data' and 'schema')");
+            if (!val.IsScalar())
+                fail(val.IsDefined() && !val.IsNull() ? val : it->first,
+                     "'validate." + k + "' of stage " + quote(s.name) + " must be a path");
+            std::optional<Node>& slot = k == "data" ? data : schema;
+            if (slot)
+                fail(it->first,
+                     "duplicate key " + quote(k) + " in 'validate' of stage " + quote(s.name));
+            slot = val;
+        }
+        if (!data || !schema)
+            fail(item,
+                 "'validate' of stage " + quote(s.name) + " needs " +
+                     (data ? "'schema' (the schema file)" : "'data' (the CSV file to check)"));
+        spec.data = norm_path(expand(*data, c), s.wdir, *data, s.name, false);
+        spec.schema = norm_path(expand(*schema, c), s.wdir, *schema, s.name, false);
+        // Changing the data or the schema runs the stage again, like any dependency.
+        for (const auto& [path, at] :
+             {std::pair{spec.data, *data}, std::pair{spec.schema, *schema}}) {
+            bool listed = std::any_of(s.deps.begin(), s.deps.end(),
+                                      [&](const DepSpec& d) { return d.path == path; });
+            if (!listed) s.deps.push_back(DepSpec{path, pos(at)});
+        }
+        s.validate.push_back(std::move(spec));
+    }
+}
+
 void Parser::add_stage(const Body& body, Stage s, const std::vector<Local>& locals,
                        const Node& at) {
     if (!valid_name(s.name.substr(s.name.find('@') + 1)))
@@ -674,6 +726,7 @@ void Parser::add_stage(const Body& body, Stage s, const std::vector<Local>& loca
         }
     }
 
+    if (const auto* v = body.get("validate")) parse_validate(v->first, v->second, c);
     if (const auto* o = body.get("outs")) parse_outs(o->second, "outs", false, c);
     if (const auto* m = body.get("metrics")) parse_outs(m->second, "metrics", true, c);
     if (const auto* f = body.get("always_changed"))

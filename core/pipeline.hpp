@@ -43,6 +43,15 @@ struct OutSpec {
     SourcePos pos;
 };
 
+// `validate: {data: PATH, schema: PATH}` (or a list of such): before the stage runs, the CSV
+// file must match the schema (core/validation.hpp), else the stage fails. Both paths are also
+// dependencies of the stage (added to `deps` unless listed there).
+struct ValidateSpec {
+    std::string data;    // repository-relative, normalised
+    std::string schema;  // repository-relative, normalised
+    SourcePos pos;
+};
+
 // A parameter a stage depends on: listed under `params:` or used in a ${...} of the stage.
 struct ParamRef {
     std::string file = kDefaultParamsFile;  // repository-relative parameter file
@@ -58,6 +67,7 @@ struct Stage {
     std::vector<DepSpec> deps;
     std::vector<ParamRef> params;  // sorted by (file, key), no duplicates
     std::vector<OutSpec> outs;     // `outs:` then `metrics:` entries, each marked
+    std::vector<ValidateSpec> validate;
     std::string wdir;              // repository-relative directory the command runs in ("" = root)
     bool always_changed = false;
     bool frozen = false;

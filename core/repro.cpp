@@ -22,6 +22,7 @@
 #include "core/pointer.hpp"
 #include "core/runs.hpp"
 #include "core/snapshot.hpp"
+#include "core/validation.hpp"
 #include "storage/error.hpp"
 #include "storage/interrupt.hpp"
 
@@ -587,6 +588,12 @@ private:
             if (r.reasons.empty() && !opt_.force) return done(StageResult::up_to_date);
             if (r.reasons.empty()) r.reasons.push_back("forced");
             if (opt_.dry_run) return done(StageResult::would_run);
+            // Before a restore too: a run cache entry says nothing about the data's validity
+            // under a `validate:` added since.
+            if (auto why = invalid_data(s)) {
+                r.error = *why;
+                return done(StageResult::failed);
+            }
             const std::string key = cache_key(s, c);
             if (opt_.run_cache && !opt_.force && try_restore(s, c, key, r))
                 return done(StageResult::restored);
@@ -597,6 +604,17 @@ private:
             r.error = e.what();
             return done(StageResult::failed);
         }
+    }
+
+    // The first `validate:` entry whose data does not match its schema, described; a schema
+    // or CSV that cannot be read throws.
+    std::optional<std::string> invalid_data(const Stage& s) {
+        for (const auto& v : s.validate) {
+            Schema schema = load_schema(repo_.abs(v.schema), v.schema);
+            ValidationReport rep = validate_csv_file(repo_.abs(v.data), v.data, schema);
+            if (!rep.valid()) return describe_invalid(rep);
+        }
+        return std::nullopt;
     }
 
     void notify_start(const StageReport& r) {
