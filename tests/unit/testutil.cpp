@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <stdexcept>
 #include <system_error>
 
@@ -131,6 +132,16 @@ std::vector<std::string> temp_files_below(const std::filesystem::path& dir) {
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+const nlohmann::json& json_fixture(const std::string& name) {
+    static std::map<std::string, nlohmann::json> loaded;
+    auto it = loaded.find(name);
+    if (it != loaded.end()) return it->second;
+    std::string path = std::string(MLO_SOURCE_DIR) + "/tests/unit/fixtures/" + name;
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot open " + path);
+    return loaded.emplace(name, nlohmann::json::parse(in)).first->second;
 }
 
 }  // namespace mlo::test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace mlo::test {
 
 // Failed assertions (CHECK, REQUIRE, unexpected exceptions, ...) since the program started,
@@ -82,6 +84,10 @@ struct stat stat_of(const std::filesystem::path& p);
 
 // The current umask (reading it requires setting it; this restores it at once).
 mode_t current_umask();
+
+// A JSON file of tests/unit/fixtures/ (`name` relative to it), parsed once and kept: the
+// reference values that tests/reference/make_*_fixtures.py computed. Throws when missing.
+const nlohmann::json& json_fixture(const std::string& name);
 
 // Names of the entries directly in `dir`, sorted.
 std::vector<std::string> list_dir(const std::filesystem::path& dir);

@@ -18,13 +18,7 @@ namespace {
 
 // The SciPy reference values (tests/reference/make_drift_fixtures.py writes them).
 const json& fixtures() {
-    static const json doc = [] {
-        std::string path = std::string(MLO_SOURCE_DIR) + "/tests/unit/fixtures/drift/drift.json";
-        std::ifstream in(path);
-        if (!in) throw std::runtime_error("cannot open " + path);
-        return json::parse(in);
-    }();
-    return doc;
+    return test::json_fixture("drift/drift.json");
 }
 
 constexpr double kStatTol = 1e-12;

@@ -28,12 +28,7 @@ std::string fixture_path(const std::string& name) {
 
 // The sklearn reference fits (tests/reference/make_learner_fixtures.py writes them).
 const json& fixtures() {
-    static const json doc = [] {
-        std::ifstream in(fixture_path("learners.json"));
-        if (!in) throw std::runtime_error("cannot open " + fixture_path("learners.json"));
-        return json::parse(in);
-    }();
-    return doc;
+    return test::json_fixture("learners.json");
 }
 
 // The rows of `t` whose index i has (i % 4 == 3) == test: the fixtures' split.

@@ -17,13 +17,7 @@ namespace {
 
 // The sklearn reference values (tests/reference/make_metrics_fixtures.py writes them).
 const json& fixtures() {
-    static const json doc = [] {
-        std::string path = std::string(MLO_SOURCE_DIR) + "/tests/unit/fixtures/metrics.json";
-        std::ifstream in(path);
-        if (!in) throw std::runtime_error("cannot open " + path);
-        return json::parse(in);
-    }();
-    return doc;
+    return test::json_fixture("metrics.json");
 }
 
 // 1e-9 absolute or relative.
