@@ -143,7 +143,11 @@ int run(int argc, char** argv) {
         std::vector<std::string> sub_names;
         for (const CLI::App* n : nested)
             sub_names.push_back(n->get_name());
-        int sub_word = nested.empty() ? 0 : find_command_word(argc, argv, word + 1);
+        // Only for commands that need a subcommand: others (`monitor`) have options whose
+        // values are words too.
+        int sub_word = nested.empty() || cmd->get_require_subcommand_min() == 0
+                           ? 0
+                           : find_command_word(argc, argv, word + 1);
         if (sub_word > 0 && reject_unknown(argv[sub_word], sub_names, argv[word]))
             return kExitUsage;
         bool wants_help = std::any_of(argv + 1, argv + argc, [](const char* a) {

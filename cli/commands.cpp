@@ -54,6 +54,10 @@ const std::vector<CommandSpec>& command_table() {
         {"validate", "Check a CSV file against a schema (types, ranges, domains, nulls)",
          Needs::nothing, make_validate},
         {"schema", "Infer a schema from a CSV file ('schema infer')", Needs::nothing, make_schema},
+        {"monitor", "Compare current data with the reference: drift, performance; history",
+         Needs::database, make_monitor},
+        {"retrain", "Retrain when the latest monitor report says so; promote only a winner",
+         Needs::database, make_retrain},
         // Runs a built-in stage for repro; hidden from --help (empty summary).
         {"__builtin", "", Needs::nothing, make_builtin},
     };

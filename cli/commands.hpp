@@ -34,5 +34,7 @@ std::unique_ptr<Command> make_deploy();
 std::unique_ptr<Command> make_deployments();
 std::unique_ptr<Command> make_validate();
 std::unique_ptr<Command> make_schema();
+std::unique_ptr<Command> make_monitor();
+std::unique_ptr<Command> make_retrain();
 
 }  // namespace mlo::cli

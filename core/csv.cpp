@@ -1,11 +1,14 @@
 #include "core/csv.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -424,9 +427,12 @@ void parse_chunk(std::string_view text, char delim, Chunk& chunk) {
     chunk.rows = rows;
 }
 
-[[noreturn]] void fail(std::string_view text, const std::string& shown, const CsvError& e) {
+[[noreturn]] void fail(std::string_view text, const std::string& shown, const CsvError& e,
+                       size_t line_offset = 0) {
     size_t off = std::min(e.offset, text.size());
     size_t line = 1 + size_t(std::count(text.begin(), text.begin() + off, '\n'));
+    // The header (line 1) never errs in a later block, whose lines are shifted.
+    if (line > 1) line += line_offset;
     size_t line_start = off == 0 ? std::string_view::npos : text.rfind('\n', off - 1);
     size_t column = line_start == std::string_view::npos ? off + 1 : off - line_start;
     throw Error(shown + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + e.why);
@@ -619,7 +625,7 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
     }
     parallel_for(chunks.size(), jobs, [&](size_t i) { parse_chunk(text, delim, chunks[i]); });
     for (const Chunk& chunk : chunks)
-        if (chunk.error) fail(text, shown, *chunk.error);
+        if (chunk.error) fail(text, shown, *chunk.error, options.line_offset);
 
     // Decide the types; parse again what a categorical column collected as something else.
     std::vector<ColumnType> types(ncols, ColumnType::numeric);
@@ -673,7 +679,7 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
             chunk.columns[c].kind = kept[c];
     });
     for (const Chunk& chunk : chunks)
-        if (chunk.error) fail(text, shown, *chunk.error);
+        if (chunk.error) fail(text, shown, *chunk.error, options.line_offset);
 
     // Merge.
     Table table;
@@ -741,13 +747,151 @@ Table parse_csv(std::string_view text, const std::string& shown, const CsvOption
     std::optional<CsvError> bad_utf8;
     for (auto& b : bad_utf8s)
         if (b && (!bad_utf8 || b->offset < bad_utf8->offset)) bad_utf8 = std::move(b);
-    if (bad_utf8) fail(text, shown, *bad_utf8);
+    if (bad_utf8) fail(text, shown, *bad_utf8, options.line_offset);
     return table;
 }
 
 Table read_csv(const fs::path& file, const std::string& shown, const CsvOptions& options) {
     MappedFile map(file);
     return parse_csv(map.text(), shown, options);
+}
+
+namespace {
+
+// The end (one past the line break) of the last record in `text` that ends with a line break
+// outside quotes, `from` being a record start; 0 when none does.
+size_t last_record_end(std::string_view text, size_t from) {
+    bool quoted = false;
+    size_t end = 0;
+    for (size_t i = from; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '"')
+            quoted = !quoted;
+        else if (c == '\n' && !quoted)
+            end = i + 1;
+    }
+    return end;
+}
+
+// The end (one past the line break) of the first record from `from`; 0 when it does not end.
+size_t first_record_end(std::string_view text, size_t from) {
+    bool quoted = false;
+    for (size_t i = from; i < text.size(); ++i) {
+        if (text[i] == '"')
+            quoted = !quoted;
+        else if (text[i] == '\n' && !quoted)
+            return i + 1;
+    }
+    return 0;
+}
+
+// The physical line of data row `row` in `text` (a block: the header, then data rows), the
+// data starting at byte `data_begin` on physical line `first_line`.
+size_t block_line_of(std::string_view text, size_t data_begin, size_t first_line, size_t row) {
+    size_t line = first_line, records = 0;
+    bool quoted = false;
+    for (size_t i = data_begin; i < text.size() && records < row; ++i) {
+        const char c = text[i];
+        if (c == '"') {
+            quoted = !quoted;
+        } else if (c == '\n') {
+            ++line;
+            if (!quoted) ++records;
+        }
+    }
+    return line;
+}
+
+}  // namespace
+
+void read_csv_blocks(const fs::path& file, const std::string& shown, CsvOptions& options,
+                     size_t block_bytes, const std::function<void(CsvBlock&)>& fn) {
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) throw Error("cannot read " + shown + ": " + std::strerror(errno));
+    block_bytes = std::max<size_t>(block_bytes, 1 << 16);
+    std::string buf, text;
+    std::string header;  // with its line break
+    size_t header_lines = 0, next_line = 1;
+    bool eof = false, called = false, have_header = false;
+    auto hand_over = [&](Table&& t, size_t first_line) {
+        CsvBlock b;
+        b.table = std::move(t);
+        b.first_line = first_line;
+        b.line_of = [&text, &header, first_line](size_t row) {
+            return block_line_of(text, header.size(), first_line, row);
+        };
+        called = true;
+        fn(b);
+    };
+    while (!eof || !buf.empty()) {
+        // Fill the buffer to the block size (or the end of the file).
+        while (!eof && buf.size() < block_bytes) {
+            const size_t old = buf.size();
+            buf.resize(old + block_bytes);
+            const ssize_t n = ::read(fd.get(), buf.data() + old, block_bytes);
+            if (n < 0 && errno == EINTR) {
+                buf.resize(old);
+                continue;
+            }
+            if (n < 0) throw Error("cannot read " + shown + ": " + std::strerror(errno));
+            buf.resize(old + size_t(n));
+            if (n == 0) eof = true;
+        }
+        if (!have_header) {
+            const size_t start = buf.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+            const size_t end = first_record_end(buf, start);
+            if (end == 0 && !eof) {
+                block_bytes *= 2;  // a header longer than a block
+                continue;
+            }
+            if (end == 0) {
+                text = buf;  // the whole file is one line
+                hand_over(parse_csv(text, shown, options), 2);
+                return;
+            }
+            header = buf.substr(start, end - start);
+            header_lines = size_t(std::count(header.begin(), header.end(), '\n'));
+            next_line = header_lines + 1;
+            buf.erase(0, end);
+            have_header = true;
+        }
+        size_t cut = eof ? buf.size() : last_record_end(buf, 0);
+        // Not at an empty line: parse_csv would drop it as the end of its text.
+        while (!eof && cut > 0) {
+            size_t before = cut - 1;  // the '\n' ending the last record
+            if (before > 0 && buf[before - 1] == '\r') --before;
+            if (before > 0 && buf[before - 1] == '\n')
+                cut = before;  // that record was empty: end the block before it
+            else if (before == 0)
+                cut = 0;
+            else
+                break;
+        }
+        if (cut == 0 && !eof) {
+            block_bytes *= 2;  // one record (or a run of empty lines) longer than a block
+            continue;
+        }
+        text.assign(header);
+        text.append(buf, 0, cut);
+        options.line_offset = next_line - (header_lines + 1);
+        Table t = parse_csv(text, shown, options);
+        const size_t first_line = next_line;
+        next_line += size_t(std::count(buf.begin(), buf.begin() + cut, '\n'));
+        buf.erase(0, cut);
+        if (t.rows > 0 || !called) hand_over(std::move(t), first_line);
+        if (eof) break;
+    }
+    if (!called) {
+        text = header;
+        hand_over(parse_csv(text, shown, options), next_line);
+    }
+    options.line_offset = 0;
+}
+
+void read_csv_blocks(const fs::path& file, const std::string& shown, const CsvOptions& options,
+                     size_t block_bytes, const std::function<void(Table&&)>& fn) {
+    CsvOptions opts = options;
+    read_csv_blocks(file, shown, opts, block_bytes, [&](CsvBlock& b) { fn(std::move(b.table)); });
 }
 
 }  // namespace mlo::core

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <new>
 #include <optional>
@@ -102,6 +103,9 @@ struct CsvOptions {
     bool force_if_present = false;
     // Worker threads; 0 = all cores. Small inputs are parsed on the calling thread.
     unsigned jobs = 0;
+    // Added to the line numbers of data rows in error messages (read_csv_blocks parses a file's
+    // later blocks as texts of their own).
+    size_t line_offset = 0;
 };
 
 // True for the missing-value spellings above (the value already trimmed).
@@ -115,6 +119,29 @@ std::optional<bool> csv_boolean(std::string_view v, char delimiter = ',');
 // Reads `file` (memory-mapped) and parses it; `shown` names it in error messages.
 Table read_csv(const std::filesystem::path& file, const std::string& shown,
                const CsvOptions& options = {});
+// One block of read_csv_blocks.
+struct CsvBlock {
+    Table table;
+    size_t first_line = 0;  // the physical line of the block's first data row
+    // The physical line of data row `row` of the block, exact with line breaks inside quotes
+    // (it scans the block: for error messages). Valid during the callback only.
+    std::function<size_t(size_t row)> line_of;
+};
+
+// Reads `file` in blocks of about `block_bytes` of whole records and hands each, parsed as a
+// table of its own (the header repeated, types inferred per block), to `fn` in file order: memory
+// stays bounded whatever the file's size. `fn` is called at least once (with no rows for a file
+// that has only a header). Errors name the file's real lines. `fn` may change `options` (say,
+// force a column categorical once it is known to hold text): the next block is read with them.
+// A block never ends with an empty line, so empty lines inside the file are records as they are
+// for read_csv (an error unless the table has one column).
+void read_csv_blocks(const std::filesystem::path& file, const std::string& shown,
+                     CsvOptions& options, size_t block_bytes,
+                     const std::function<void(CsvBlock&)>& fn);
+// The same with fixed options, handing over the tables only.
+void read_csv_blocks(const std::filesystem::path& file, const std::string& shown,
+                     const CsvOptions& options, size_t block_bytes,
+                     const std::function<void(Table&&)>& fn);
 // Parses CSV text; `shown` names it in error messages.
 Table parse_csv(std::string_view text, const std::string& shown, const CsvOptions& options = {});
 

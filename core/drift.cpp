@@ -1178,6 +1178,14 @@ ColumnDrift numeric_column_drift(const NumericProfile& ref, std::vector<double> 
     return r;
 }
 
+std::vector<uint64_t> histogram_counts(const NumericProfile& ref, std::span<const double> current) {
+    if (ref.edges.size() < 2) return {};
+    std::vector<uint64_t> counts(ref.edges.size() + 1, 0);
+    for (double x : current)
+        if (std::isfinite(x)) ++counts[bin_of(ref.edges, x) + 1];
+    return counts;
+}
+
 ColumnDrift categorical_column_drift(const CategoricalProfile& ref, const CategoryCounts& current,
                                      const DriftOptions& options) {
     if (ref.count == 0) throw Error("the reference column has no value");

@@ -183,6 +183,11 @@ CategoricalProfile categorical_profile(CategoryCounts counts);
 CategoryCounts count_categories(std::span<const int32_t> codes,
                                 std::span<const std::string> categories);
 
+// The current values counted in the reference histogram's bins plus one outer bin on each
+// side: k + 2 counts for k bins, [0] below ref.edges.front(), [k + 1] above ref.edges.back().
+// NaN and infinities are skipped. Empty when the reference has no histogram.
+std::vector<uint64_t> histogram_counts(const NumericProfile& ref, std::span<const double> current);
+
 // ---- Column and dataset drift ----
 
 struct DriftOptions {

@@ -1,6 +1,7 @@
 #include "core/references.hpp"
 
 #include "core/lockfile.hpp"
+#include "core/monitor.hpp"
 #include "core/registry.hpp"
 #include "storage/error.hpp"
 #include "storage/manifest.hpp"
@@ -72,6 +73,10 @@ References collect_references(Repository& repo, const std::vector<Pointer>& poin
         for (const auto& e : m.entries())
             refs.objects.emplace(to_hex(e.digest), ref + "/" + e.path);
     }
+    // Reference profiles stay while monitor_profiles names them (they are recomputed if lost,
+    // but computing one reads the whole reference).
+    for (const Digest& d : profile_objects(repo.db()))
+        refs.objects.emplace(to_hex(d), "monitor profile");
     return refs;
 }
 

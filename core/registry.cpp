@@ -125,13 +125,8 @@ std::optional<int64_t> alias_version(Database& db, const std::string& name,
     return q.column_int(0);
 }
 
-// Writes the alias and its event; returns the event with its seq.
-ModelEvent move_alias(Database& db, ModelEvent e) {
-    Database::Statement up(db,
-                           "INSERT INTO model_aliases(name, alias, version) VALUES (?, ?, ?) "
-                           "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
-    up.bind(1, e.name).bind(2, e.alias).bind(3, e.version);
-    up.step();
+// Appends an event; returns it with its seq.
+ModelEvent insert_event(Database& db, ModelEvent e) {
     Database::Statement ins(db,
                             "INSERT INTO model_events(time_ns, user, action, name, version, alias, "
                             "previous, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -149,6 +144,16 @@ ModelEvent move_alias(Database& db, ModelEvent e) {
     ins.step();
     e.seq = sqlite3_last_insert_rowid(db.handle());
     return e;
+}
+
+// Writes the alias and its event; returns the event with its seq.
+ModelEvent move_alias(Database& db, ModelEvent e) {
+    Database::Statement up(db,
+                           "INSERT INTO model_aliases(name, alias, version) VALUES (?, ?, ?) "
+                           "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
+    up.bind(1, e.name).bind(2, e.alias).bind(3, e.version);
+    up.step();
+    return insert_event(db, std::move(e));
 }
 
 std::string unknown_model(const std::string& name) {
@@ -293,6 +298,27 @@ ModelEvent Registry::set_alias(const std::string& name, int64_t version, const s
     return e;
 }
 
+ModelEvent Registry::reject(const std::string& name, int64_t version, const std::string& alias,
+                            const std::string& reason) {
+    const std::string what =
+        "cannot record the rejection of " + quote(name + ":" + std::to_string(version));
+    if (!valid_alias(alias)) throw Error(what + ": " + kAliasRule);
+    Database::Transaction tx(db_);
+    if (!load_version(db_, name, version)) throw Error(what + ": " + no_version(name, version));
+    ModelEvent e;
+    e.time_ns = now_ns();
+    e.user = current_user();
+    e.action = "reject";
+    e.name = name;
+    e.version = version;
+    e.alias = alias;
+    e.previous = alias_version(db_, name, alias);
+    e.reason = reason;
+    e = insert_event(db_, std::move(e));
+    tx.commit();
+    return e;
+}
+
 ModelEvent Registry::rollback(const std::string& name, const std::string& alias,
                               const std::string& reason) {
     const std::string what = "cannot roll back " + quote(name + "@" + alias);
@@ -311,6 +337,8 @@ ModelEvent Registry::rollback(const std::string& name, const std::string& alias,
         while (q.step()) {
             if (q.column_text(0) == "rollback") {
                 if (!stack.empty()) stack.pop_back();
+            } else if (q.column_text(0) == "reject") {
+                continue;  // a decision not to move the alias
             } else {
                 stack.push_back(q.column_int(1));
             }

@@ -43,7 +43,7 @@ struct ModelEvent {
     int64_t seq = 0;      // increasing
     int64_t time_ns = 0;  // wall clock
     std::string user;     // $USER or the passwd name
-    std::string action;   // "register", "alias", "promote", "rollback"
+    std::string action;   // "register", "alias", "promote", "rollback", "reject"
     std::string name;
     int64_t version = 0;              // the version registered / the alias now points at
     std::string alias;                // "" for register
@@ -98,6 +98,11 @@ public:
     // unknown or the alias is unset or has no earlier version.
     ModelEvent rollback(const std::string& name, const std::string& alias,
                         const std::string& reason);
+    // Records that `version` was considered for `alias` and not given it (`mlo retrain`'s
+    // challenger that lost): event "reject", previous = where the alias stays. The alias does
+    // not move, and rollback ignores these events.
+    ModelEvent reject(const std::string& name, int64_t version, const std::string& alias,
+                      const std::string& reason);
 
     // Resolves a reference; throws Error "unknown model 'x'", "model 'x' has no version 7",
     // "model 'x' has no alias 'prod'".

@@ -803,8 +803,11 @@ Table table_from_csv(const Model& m, std::string_view body, RequestRows& rows) {
                     wrong_value(f.name, i, json(col->categories[size_t(col->codes[i])]),
                                 "a number");
         }
-        rows.columns.push_back(f.name);
-        rows.values.push_back(column_values(*col, t.rows));
+    }
+    // The log keeps every column as sent (ids and all), as for JSON bodies.
+    for (const auto& c : t.columns) {
+        rows.columns.push_back(c.name);
+        rows.values.push_back(column_values(c, t.rows));
     }
     return t;
 }

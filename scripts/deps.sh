@@ -16,6 +16,8 @@ packages=(
   procps
   # bench/learners.sh compares with scikit-learn (in /usr/bin/python3; never needed by mlo)
   python3-numpy python3-sklearn
+  # tests/e2e/monitor.sh checks drift scores against SciPy; bench/monitor.sh times a SciPy loop
+  python3-scipy
   # bench/serving.sh loads `mlo deploy` with wrk, next to Flask scoring servers run like
   # MLflow's (gunicorn, one sync worker), the MLflow-like one building a pandas DataFrame per
   # request as MLflow does; never needed by mlo

@@ -213,6 +213,75 @@ CREATE TABLE deployment_events (
     PRIMARY KEY (deployment_id, seq)
 ) WITHOUT ROWID;
 )sql",
+    // 6: monitoring (issue 7). A reference profile is an object in the store (core/monitor's
+    // binary format); monitor_profiles finds it by the reference data's object id and the
+    // settings that shape it (which columns are read as categories, the format version).
+    // Every `mlo monitor` report is kept whole (report_json) with the columns history lists.
+    R"sql(
+CREATE TABLE monitor_profiles (
+    data_object BLOB NOT NULL CHECK (length(data_object) = 32),
+    settings TEXT NOT NULL,
+    profile_object BLOB NOT NULL CHECK (length(profile_object) = 32),
+    created_ns INTEGER NOT NULL,
+    PRIMARY KEY (data_object, settings)
+) WITHOUT ROWID;
+CREATE TABLE monitor_reports (
+    id TEXT PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    reference_path TEXT NOT NULL,
+    reference_object BLOB NOT NULL,
+    current_path TEXT NOT NULL,
+    current_kind TEXT NOT NULL,
+    current_rows INTEGER NOT NULL,
+    columns INTEGER NOT NULL,
+    drifted INTEGER NOT NULL,
+    drift INTEGER NOT NULL,
+    performance_ok INTEGER,
+    status TEXT NOT NULL,
+    report_json TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX monitor_reports_by_time ON monitor_reports(time_ns);
+)sql",
+    // 7: retraining (issue 7).
+    R"sql(
+-- `mlo retrain`: each run, what it decided and why. A report counts as handled once
+-- a retrain finished on it (status other than 'running' or 'failed'); appended_object is the
+-- training data it wrote, so the same labelled rows are never appended twice.
+CREATE TABLE retrains (
+    id TEXT PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'failed', 'skipped', 'unchanged',
+                                           'promoted', 'rejected')),
+    forced INTEGER NOT NULL,
+    appended_object BLOB,
+    appended_rows INTEGER NOT NULL DEFAULT 0,
+    challenger TEXT NOT NULL DEFAULT '',
+    champion TEXT NOT NULL DEFAULT '',
+    result_json TEXT NOT NULL DEFAULT '{}'
+) WITHOUT ROWID;
+CREATE INDEX retrains_by_report ON retrains(report_id, status);
+
+-- Model events gain 'reject': a retrain's challenger that did not win (the alias stays).
+CREATE TABLE model_events_new (
+    seq INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('register', 'alias', 'promote', 'rollback', 'reject')),
+    name TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL,
+    alias TEXT NOT NULL,
+    previous INTEGER,
+    reason TEXT NOT NULL
+);
+INSERT INTO model_events_new SELECT seq, time_ns, user, action, name, version, alias, previous,
+    reason FROM model_events;
+DROP TABLE model_events;
+ALTER TABLE model_events_new RENAME TO model_events;
+CREATE INDEX model_events_by_alias ON model_events(name, alias, seq);
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;

@@ -246,7 +246,38 @@ TEST_CASE("connections opening a new database at the same moment all succeed", "
 }
 
 // Today's schema back to version 3: what migration 4 added, removed again.
+// Back to migration 6's schema: model_events without 'reject' (rows kept), no retrains.
+void undo_migration_7(Database& db) {
+    db.exec(R"sql(
+DROP TABLE retrains;
+CREATE TABLE model_events_old (
+    seq INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('register', 'alias', 'promote', 'rollback')),
+    name TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL,
+    alias TEXT NOT NULL,
+    previous INTEGER,
+    reason TEXT NOT NULL
+);
+INSERT INTO model_events_old SELECT * FROM model_events;
+DROP TABLE model_events;
+ALTER TABLE model_events_old RENAME TO model_events;
+CREATE INDEX model_events_by_alias ON model_events(name, alias, seq);
+UPDATE schema_version SET version = 6;
+)sql");
+}
+
+void undo_migration_6(Database& db) {
+    undo_migration_7(db);
+    db.exec(
+        "DROP TABLE monitor_reports; DROP TABLE monitor_profiles; "
+        "UPDATE schema_version SET version = 5;");
+}
+
 void undo_migration_5(Database& db) {
+    undo_migration_6(db);
     db.exec(
         "DROP TABLE deployment_events; DROP TABLE deployments; "
         "UPDATE schema_version SET version = 4;");
@@ -427,4 +458,54 @@ TEST_CASE("migration 5 adds the deployment tables to a version 4 database", "[da
     CHECK(db.schema_version() == Database::latest_version());
     CHECK(count_rows(db, "deployments") == 0);
     CHECK(count_rows(db, "deployment_events") == 0);
+}
+
+TEST_CASE("migration 6 adds the monitoring tables to a version 5 database", "[database]") {
+    TempDir tmp;
+    {
+        Database db(tmp / "mlo.db");
+        undo_migration_6(db);
+        CHECK(db.schema_version() == 5);
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "monitor_profiles") == 0);
+    CHECK(count_rows(db, "monitor_reports") == 0);
+}
+
+TEST_CASE("migration 7 keeps every model event and lets 'reject' in", "[database]") {
+    TempDir tmp;
+    {
+        // A database as migration 6 left it: model_events without 'reject', no retrains.
+        Database db(tmp / "mlo.db");
+        undo_migration_7(db);
+        db.exec(R"sql(
+INSERT INTO models VALUES ('churn', 1, 'u');
+INSERT INTO model_events VALUES (1, 10, 'u', 'register', 'churn', 1, '', NULL, 'first');
+INSERT INTO model_events VALUES (2, 11, 'u', 'promote', 'churn', 1, 'champion', NULL, 'gate');
+INSERT INTO model_events VALUES (7, 12, 'u', 'rollback', 'churn', 1, 'champion', 2, 'oops');
+)sql");
+        CHECK_THROWS(
+            db.exec("INSERT INTO model_events VALUES (8, 13, 'u', 'reject', 'churn', "
+                    "1, 'champion', 1, 'lost')"));
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    Database::Statement q(db,
+                          "SELECT seq, action, previous, reason FROM model_events ORDER BY seq");
+    std::vector<std::string> rows;
+    while (q.step())
+        rows.push_back(std::to_string(q.column_int(0)) + " " + q.column_text(1) + " " +
+                       (q.column_is_null(2) ? "-" : std::to_string(q.column_int(2))) + " " +
+                       q.column_text(3));
+    CHECK(rows ==
+          std::vector<std::string>{"1 register - first", "2 promote - gate", "7 rollback 2 oops"});
+    db.exec(
+        "INSERT INTO model_events(time_ns, user, action, name, version, alias, previous, "
+        "reason) VALUES (13, 'u', 'reject', 'churn', 1, 'champion', 1, 'lost')");
+    // New events continue after the highest seq, as before.
+    Database::Statement last(db, "SELECT max(seq) FROM model_events");
+    REQUIRE(last.step());
+    CHECK(last.column_int(0) == 8);
+    CHECK(count_rows(db, "retrains") == 0);
 }
