@@ -813,10 +813,14 @@ void read_csv_blocks(const fs::path& file, const std::string& shown, CsvOptions&
     std::string header;  // with its line break
     size_t header_lines = 0, next_line = 1;
     bool eof = false, called = false, have_header = false;
+    struct stat st {};
+    const size_t file_bytes = ::fstat(fd.get(), &st) == 0 ? size_t(st.st_size) : 0;
     auto hand_over = [&](Table&& t, size_t first_line) {
         CsvBlock b;
         b.table = std::move(t);
         b.first_line = first_line;
+        b.bytes = text.size() - header.size();
+        b.file_bytes = file_bytes;
         b.line_of = [&text, &header, first_line](size_t row) {
             return block_line_of(text, header.size(), first_line, row);
         };

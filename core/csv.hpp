@@ -123,6 +123,8 @@ Table read_csv(const std::filesystem::path& file, const std::string& shown,
 struct CsvBlock {
     Table table;
     size_t first_line = 0;  // the physical line of the block's first data row
+    size_t bytes = 0;       // bytes of the file the block's rows take
+    size_t file_bytes = 0;  // the whole file's size (estimates the rows to come)
     // The physical line of data row `row` of the block, exact with line breaks inside quotes
     // (it scans the block: for error messages). Valid during the callback only.
     std::function<size_t(size_t row)> line_of;

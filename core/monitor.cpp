@@ -19,6 +19,7 @@
 #include "core/registry.hpp"
 #include "core/runs.hpp"
 #include "storage/error.hpp"
+#include "storage/parallel.hpp"
 
 namespace mlo::core {
 
@@ -27,7 +28,7 @@ using nlohmann::json;
 namespace {
 
 // Blocks of this many bytes are read at a time: memory stays bounded on large files.
-constexpr size_t kBlockBytes = size_t(16) << 20;
+constexpr size_t kBlockBytes = size_t(8) << 20;
 // Version of the profile format and of what a profile holds; part of the lookup key.
 constexpr uint32_t kProfileFormat = 1;
 constexpr char kProfileMagic[8] = {'M', 'L', 'O', 'P', 'R', 'O', 'F', '\n'};
@@ -158,6 +159,16 @@ std::optional<std::pair<std::string, size_t>> first_text(const Column& c) {
         if (!csv_number(v) && !csv_boolean(v)) return std::make_pair(v, r);
     }
     return std::nullopt;
+}
+
+// Reserves room for the numbers of the whole file once the first block shows how many bytes a
+// row takes, so the columns do not double their capacity (and memory) while growing.
+void reserve_for_file(std::vector<Accumulator>& acc, const CsvBlock& b) {
+    if (b.table.rows == 0 || b.bytes == 0 || b.file_bytes <= b.bytes) return;
+    const double per_row = double(b.bytes) / double(b.table.rows);
+    const auto rows = size_t(double(b.file_bytes) / per_row * 1.02) + 1024;
+    for (Accumulator& a : acc)
+        if (a.kind == ColumnKind::numeric) a.numbers.reserve(rows);
 }
 
 // Appends a block column's values as numbers (NaN = missing, booleans 1 and 0); a categorical
@@ -364,10 +375,12 @@ ReferenceProfile build_profile(const fs::path& file, const std::string& shown,
         }
         for (size_t i = 0; i < t.columns.size(); ++i)
             add_reference_column(acc[i], t.columns[i], block, shown, opts);
+        if (p.rows == 0) reserve_for_file(acc, block);
         p.rows += t.rows;
     });
-    for (Accumulator& a : acc)
-        p.columns.push_back(profile_of(std::move(a)));
+    // Sorting each column is most of the work: one column per core.
+    p.columns.resize(acc.size());
+    parallel_for(acc.size(), jobs, [&](size_t i) { p.columns[i] = profile_of(std::move(acc[i])); });
     return p;
 }
 
@@ -655,6 +668,7 @@ void read_current_csv(const fs::path& file, const std::string& shown,
                 cur.seen[i] = t.find(cols[i]->name) != nullptr;
             score = model.model && !label.empty() && t.find(label);
             if (score) cur.label_column = label;
+            reserve_for_file(cur.columns, block);
         }
         for (size_t i = 0; i < cols.size(); ++i) {
             if (!cur.seen[i]) continue;
@@ -1008,28 +1022,33 @@ json run_monitor(Repository& repo, const MonitorSettings& s, const MonitorReques
                     (cur.kind == "log" ? std::string(" (no prediction in the window)")
                                        : std::string(" (no rows)")));
 
-    // Drift per column.
+    // Drift per column, the columns on all cores (sorting the current values is most of it).
     json columns = json::array(), missing = json::array();
-    std::vector<ColumnDrift> results;
+    std::vector<size_t> compared;
     for (size_t i = 0; i < cols.size(); ++i) {
-        const ProfileColumn& ref = *cols[i];
-        Accumulator& a = cur.columns[i];
-        if (!cur.seen[i]) {
+        if (cur.seen[i]) {
+            compared.push_back(i);
+        } else {
             if (!s.columns.empty())
-                throw Error("the current data " + cur.path + " has no column " + quote(ref.name) +
-                            " (monitor.columns)");
-            missing.push_back(ref.name);
-            continue;
+                throw Error("the current data " + cur.path + " has no column " +
+                            quote(cols[i]->name) + " (monitor.columns)");
+            missing.push_back(cols[i]->name);
         }
+    }
+    std::vector<ColumnDrift> results(compared.size());
+    std::vector<json> column_json(compared.size());
+    parallel_for(compared.size(), repo.jobs(), [&](size_t k) {
+        const ProfileColumn& ref = *cols[compared[k]];
+        Accumulator& a = cur.columns[compared[k]];
         DriftOptions o;
         if (auto t = s.tests.find(ref.name); t != s.tests.end()) o = t->second;
         json hist = histogram_json(ref, a);
-        ColumnDrift d;
         const uint64_t cur_missing =
             ref.kind == ColumnKind::numeric
                 ? uint64_t(std::count_if(a.numbers.begin(), a.numbers.end(),
                                          [](double x) { return !std::isfinite(x); }))
                 : a.missing;
+        ColumnDrift d;
         try {
             if (ref.kind == ColumnKind::numeric)
                 d = numeric_column_drift(ref.numeric, std::move(a.numbers), o);
@@ -1039,20 +1058,22 @@ json run_monitor(Repository& repo, const MonitorSettings& s, const MonitorReques
             throw Error("cannot compare column " + quote(ref.name) + ": " + e.what());
         }
         a.numbers = {};
-        results.push_back(d);
-        columns.push_back({{"column", ref.name},
-                           {"type", ref.kind == ColumnKind::numeric ? "numeric" : "categorical"},
-                           {"test", std::string(to_string(d.test))},
-                           {"score_kind", is_p_value_test(d.test) ? "p_value" : "distance"},
-                           {"score", number_or_null(d.score)},
-                           {"statistic", number_or_null(d.statistic)},
-                           {"threshold", d.threshold},
-                           {"drifted", d.drifted},
-                           {"reference_count", d.reference_count},
-                           {"current_count", d.current_count},
-                           {"missing", {{"reference", ref.missing}, {"current", cur_missing}}},
-                           {"histogram", hist}});
-    }
+        results[k] = d;
+        column_json[k] = {{"column", ref.name},
+                          {"type", ref.kind == ColumnKind::numeric ? "numeric" : "categorical"},
+                          {"test", std::string(to_string(d.test))},
+                          {"score_kind", is_p_value_test(d.test) ? "p_value" : "distance"},
+                          {"score", number_or_null(d.score)},
+                          {"statistic", number_or_null(d.statistic)},
+                          {"threshold", d.threshold},
+                          {"drifted", d.drifted},
+                          {"reference_count", d.reference_count},
+                          {"current_count", d.current_count},
+                          {"missing", {{"reference", ref.missing}, {"current", cur_missing}}},
+                          {"histogram", std::move(hist)}};
+    });
+    for (json& c : column_json)
+        columns.push_back(std::move(c));
     if (results.empty())
         throw Error("the current data " + cur.path + " has none of the monitored columns");
     const DatasetDrift ds = dataset_drift(results, s.drift_share);

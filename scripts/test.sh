@@ -38,4 +38,5 @@ bash "$root/bench/pipeline.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/nul
 bash "$root/bench/learners.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/tracking.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/serving.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
+bash "$root/bench/monitor.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 echo "== all tests passed"
