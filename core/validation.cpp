@@ -25,8 +25,11 @@ namespace {
 
 constexpr size_t kNoRow = std::numeric_limits<size_t>::max();
 
+// The shortest text that reads back as `v`, but whole numbers in full ("100000", not the
+// shorter "1e+05") so that schemas read naturally.
 std::string number_text(double v) {
     char buf[32];
+    if (v == std::trunc(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, r.ptr);
 }
