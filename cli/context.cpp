@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/command.hpp"
+#include "core/csv.hpp"
 
 namespace mlo::cli {
 
@@ -155,11 +156,7 @@ std::string short_number(double v) {
 }
 
 std::string csv_cell(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s)
-        q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
+    return core::csv_quote(s);
 }
 
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {

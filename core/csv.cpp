@@ -514,6 +514,16 @@ const Column* Table::find(std::string_view name) const {
     return nullptr;
 }
 
+std::string csv_quote(const std::string& v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+    std::string out = "\"";
+    for (char c : v) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
 bool is_missing_value(std::string_view v) {
     switch (v.size()) {
         case 0:

@@ -116,6 +116,10 @@ bool is_missing_value(std::string_view v);
 std::optional<double> csv_number(std::string_view v, char delimiter = ',');
 std::optional<bool> csv_boolean(std::string_view v, char delimiter = ',');
 
+// `v` as one CSV field: as it is, or quoted (quotes doubled) when it holds the delimiter ','
+// a quote or a line break.
+std::string csv_quote(const std::string& v);
+
 // Reads `file` (memory-mapped) and parses it; `shown` names it in error messages.
 Table read_csv(const std::filesystem::path& file, const std::string& shown,
                const CsvOptions& options = {});

@@ -634,13 +634,6 @@ std::map<std::string, double> evaluation_metrics(Database& db, const Digest& mod
     return out;
 }
 
-std::map<std::string, double> flat_numbers(const json& j) {
-    std::map<std::string, double> out;
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (it->is_number()) out[it.key()] = it->get<double>();
-    return out;
-}
-
 bool is_log_path(const fs::path& p) {
     std::error_code ec;
     return fs::is_directory(p, ec) || p.extension() == ".jsonl";
@@ -1117,7 +1110,7 @@ json run_monitor(Repository& repo, const MonitorSettings& s, const MonitorReques
             performance["feedback_unmatched"] = cur.feedback_unmatched;
         }
         if (!s.performance.empty()) {
-            std::map<std::string, double> values = flat_numbers(metrics);
+            std::map<std::string, double> values = numeric_fields(metrics);
             for (const auto& [k, v] : champion)
                 values["champion." + k] = v;
             Expression e = Expression::parse(s.performance,
@@ -1170,6 +1163,13 @@ json run_monitor(Repository& repo, const MonitorSettings& s, const MonitorReques
     }
     if (!performance_note.empty()) report["performance_note"] = performance_note;
     return report;
+}
+
+std::map<std::string, double> numeric_fields(const json& j) {
+    std::map<std::string, double> out;
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (it->is_number()) out[it.key()] = it->get<double>();
+    return out;
 }
 
 // ---- Labelled rows for retraining ----

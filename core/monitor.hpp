@@ -100,6 +100,10 @@ struct LabelledRows {
 LabelledRows labelled_current_rows(Repository& repo, const nlohmann::json& report,
                                    const std::string& label);
 
+// The number-valued keys of a flat metrics object ({"accuracy": 0.8, "rows": 120, ...}), for
+// the expressions of `performance:`, `retrain.when` and `retrain.promote`.
+std::map<std::string, double> numeric_fields(const nlohmann::json& j);
+
 // Stores a report in monitor_reports; returns nothing, the report already carries its id.
 void store_report(Repository& repo, const nlohmann::json& report);
 // The newest reports first, at most `limit` (0 = all); each the stored JSON.

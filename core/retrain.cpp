@@ -37,17 +37,6 @@ std::string four_digits(double v) {
     return buf;
 }
 
-// A CSV field, quoted when it needs to be.
-std::string csv_field(const std::string& v) {
-    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-    std::string out = "\"";
-    for (char c : v) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
-
 // The tracked unit (pointer file) that holds `rel`: the file itself or a tracked directory
 // above it; `rel` itself when nothing tracks it yet (add then starts tracking it).
 std::string tracked_unit(const Repository& repo, const std::string& rel) {
@@ -82,7 +71,7 @@ Digest append_training_rows(Repository& repo, const std::string& data, const Lab
     for (const auto& r : rows.rows) {
         for (size_t k = 0; k < header.size(); ++k) {
             if (k) added += ',';
-            if (from[k] >= 0) added += csv_field(r[size_t(from[k])]);
+            if (from[k] >= 0) added += csv_quote(r[size_t(from[k])]);
         }
         added += '\n';
     }
@@ -113,13 +102,6 @@ json evaluate_version(Repository& repo, const ModelVersion& v, const std::string
     Model m = load_model(src.file, src.shown);
     Table t = read_csv(repo.abs(holdout), holdout, csv_options_for(m));
     return evaluate_model(m, t, holdout);
-}
-
-std::map<std::string, double> numbers_of(const json& j) {
-    std::map<std::string, double> out;
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (it->is_number()) out[it.key()] = it->get<double>();
-    return out;
 }
 
 // "accuracy 0.83 vs champion 0.71" for the metrics an expression uses.
@@ -236,9 +218,9 @@ std::map<std::string, double> report_values(const json& report) {
     v["performance_failed"] =
         perf.is_object() && perf.contains("holds") && !perf["holds"].get<bool>();
     if (perf.is_object()) {
-        for (const auto& [k, x] : numbers_of(perf["metrics"]))
+        for (const auto& [k, x] : numeric_fields(perf["metrics"]))
             v[k] = x;
-        for (const auto& [k, x] : numbers_of(perf["champion"]))
+        for (const auto& [k, x] : numeric_fields(perf["champion"]))
             v["champion." + k] = x;
     }
     return v;
@@ -468,7 +450,7 @@ json retrain(Repository& repo, const Pipeline& p, const RetrainOptions& options,
         result["promote"] = promote;
         Expression e = Expression::parse(promote, std::string(kPipelineFile) + ": retrain.promote");
         std::map<std::string, double> pv;
-        const auto ch = numbers_of(challenger_metrics), cp = numbers_of(champion_metrics);
+        const auto ch = numeric_fields(challenger_metrics), cp = numeric_fields(champion_metrics);
         for (const auto& [k, x] : ch) {
             pv[k] = x;
             pv["challenger." + k] = x;
