@@ -282,6 +282,17 @@ DROP TABLE model_events;
 ALTER TABLE model_events_new RENAME TO model_events;
 CREATE INDEX model_events_by_alias ON model_events(name, alias, seq);
 )sql",
+    // 8: what this repository knows a remote holds (issue 8), by the remote's URL: objects it
+    // pushed there, fetched from there or saw in a listing. Push trusts it instead of listing
+    // again (`push --refresh` lists everything and rebuilds it); gc --remote removes what it
+    // deletes.
+    R"sql(
+CREATE TABLE remote_objects (
+    remote TEXT NOT NULL,
+    object BLOB NOT NULL CHECK (length(object) = 32),
+    PRIMARY KEY (remote, object)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;

@@ -277,6 +277,44 @@ std::string ObjectStore::read(const Digest& d) const {
     return out;
 }
 
+ObjectStore::Incoming::Incoming(ObjectStore& store, const Digest& expected)
+    : store_(store), expected_(expected), sha_(std::make_unique<Sha256>()) {
+    store_.ensure_shard(expected[0]);
+    std::string hex = to_hex(expected);
+    temp_ = store_.dir_ / hex.substr(0, 2) /
+            ("." + hex.substr(2, 8) + std::string(kTempMarker) + temp_suffix());
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd_ < 0) throw_errno("cannot create " + quote(temp_));
+}
+
+ObjectStore::Incoming::~Incoming() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void ObjectStore::Incoming::write(const char* data, size_t size) {
+    write_all(fd_, data, size, "cannot write " + quote(temp_));
+    sha_->update(data, size);
+    size_ += size;
+}
+
+void ObjectStore::Incoming::restart() {
+    if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)
+        throw_errno("cannot truncate " + quote(temp_));
+    sha_ = std::make_unique<Sha256>();
+    size_ = 0;
+}
+
+bool ObjectStore::Incoming::commit() {
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) throw_errno("cannot write " + quote(temp_));
+    if (sha_->finish() != expected_) return false;  // the destructor removes the temporary
+    store_.publish(temp_, expected_);
+    temp_.clear();
+    return true;
+}
+
 void ObjectStore::list(const std::function<void(const Listed&)>& fn) const {
     DIR* top = ::opendir(dir_.c_str());
     if (!top) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,31 @@ public:
     Put put_fd(int src, uint64_t size_hint, const std::string& src_name, Reflink reflink);
 
     std::string read(const Digest& d) const;
+
+    // An object arriving from elsewhere (a remote): its bytes go to a temporary file in the
+    // store as they come, hashed on the way, and appear under their name only when they hash to
+    // `expected`. A mismatch stores nothing, so a corrupted download never enters the store.
+    class Incoming {
+    public:
+        Incoming(ObjectStore& store, const Digest& expected);
+        ~Incoming();
+        Incoming(const Incoming&) = delete;
+        Incoming& operator=(const Incoming&) = delete;
+        void write(const char* data, size_t size);
+        // Starts over (a retried download): drops what was written.
+        void restart();
+        uint64_t size() const { return size_; }
+        // true: stored (or it was there already); false: the bytes did not match, nothing stored.
+        bool commit();
+
+    private:
+        ObjectStore& store_;
+        Digest expected_;
+        fs::path temp_;
+        int fd_ = -1;
+        uint64_t size_ = 0;
+        std::unique_ptr<Sha256> sha_;
+    };
 
     struct Listed {
         std::string name;  // "ab/cdef…"

@@ -247,7 +247,12 @@ TEST_CASE("connections opening a new database at the same moment all succeed", "
 
 // Today's schema back to version 3: what migration 4 added, removed again.
 // Back to migration 6's schema: model_events without 'reject' (rows kept), no retrains.
+void undo_migration_8(Database& db) {
+    db.exec("DROP TABLE remote_objects; UPDATE schema_version SET version = 7;");
+}
+
 void undo_migration_7(Database& db) {
+    undo_migration_8(db);
     db.exec(R"sql(
 DROP TABLE retrains;
 CREATE TABLE model_events_old (
@@ -471,6 +476,19 @@ TEST_CASE("migration 6 adds the monitoring tables to a version 5 database", "[da
     CHECK(db.schema_version() == Database::latest_version());
     CHECK(count_rows(db, "monitor_profiles") == 0);
     CHECK(count_rows(db, "monitor_reports") == 0);
+}
+
+TEST_CASE("migration 8 adds the remote index to a version 7 database", "[database]") {
+    TempDir tmp;
+    {
+        Database db(tmp / "mlo.db");
+        undo_migration_8(db);
+        db.exec("INSERT INTO models VALUES ('churn', 1, 'u')");
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "remote_objects") == 0);
+    CHECK(count_rows(db, "models") == 1);
 }
 
 TEST_CASE("migration 7 keeps every model event and lets 'reject' in", "[database]") {
