@@ -1,6 +1,8 @@
 #include "cli/commands.hpp"
 #include "core/compare.hpp"
+#include "core/remotes.hpp"
 #include "core/repro.hpp"
+#include "core/sync.hpp"
 
 namespace mlo::cli {
 
@@ -11,8 +13,12 @@ public:
     void setup(CLI::App& app) override {
         add_paths_option(app, paths_, "Limit to these tracked paths");
         app.add_flag("--exit-code", exit_code_, "Exit with 1 if anything changed");
+        app.add_flag("--remote", remote_,
+                     "List what the remote lacks (objects not pushed) instead of local changes");
+        app.add_option("-r", remote_name_, "With --remote: the remote (default: the default one)");
     }
     int run(Context& ctx) override {
+        if (remote_ || !remote_name_.empty()) return run_remote(ctx);
         auto sels = core::select_tracked(ctx.repo(), paths_);
         core::Progress progress;
         std::vector<core::TrackedState> states;
@@ -93,6 +99,27 @@ public:
 private:
     std::vector<std::string> paths_;
     bool exit_code_ = false;
+    bool remote_ = false;
+    std::string remote_name_;
+
+    // What push would send: the objects the selection refers to that the remote lacks.
+    int run_remote(Context& ctx) {
+        const RemoteSpec& spec = core::find_remote(ctx.repo().config(), remote_name_);
+        std::unique_ptr<Remote> remote = open_remote(spec, ctx.repo().root());
+        std::vector<core::Unpushed> missing = core::unpushed(ctx.repo(), *remote, paths_, 0);
+        if (ctx.g.json) {
+            nlohmann::json a = nlohmann::json::array();
+            for (const auto& u : missing)
+                a.push_back({{"path", u.path}, {"object", u.object}});
+            ctx.emit({{"remote", spec.name}, {"clean", missing.empty()}, {"not_pushed", a}});
+        } else {
+            for (const auto& u : missing)
+                ctx.out() << "not pushed: " << u.path << '\n';
+            if (!ctx.g.quiet && missing.empty())
+                ctx.out() << "everything is on " << spec.name << '\n';
+        }
+        return exit_code_ && !missing.empty() ? 1 : 0;
+    }
 };
 
 }  // namespace

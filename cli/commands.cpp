@@ -58,6 +58,16 @@ const std::vector<CommandSpec>& command_table() {
          Needs::database, make_monitor},
         {"retrain", "Retrain when the latest monitor report says so; promote only a winner",
          Needs::database, make_retrain},
+        {"remote", "Add, list or remove remotes (a directory or s3://bucket/prefix)",
+         Needs::repository, make_remote},
+        {"push", "Send objects, runs and registry records the remote lacks", Needs::database,
+         make_push},
+        {"pull", "Fetch what the workspace needs from a remote, then check it out", Needs::database,
+         make_pull},
+        {"fetch", "Download objects, runs and registry records from a remote into the store",
+         Needs::database, make_fetch},
+        {"install-hooks", "Install git hooks: post-checkout, pre-push, pre-commit",
+         Needs::repository, make_install_hooks},
         // Runs a built-in stage for repro; hidden from --help (empty summary).
         {"__builtin", "", Needs::nothing, make_builtin},
     };

@@ -36,5 +36,10 @@ std::unique_ptr<Command> make_validate();
 std::unique_ptr<Command> make_schema();
 std::unique_ptr<Command> make_monitor();
 std::unique_ptr<Command> make_retrain();
+std::unique_ptr<Command> make_remote();
+std::unique_ptr<Command> make_push();
+std::unique_ptr<Command> make_pull();
+std::unique_ptr<Command> make_fetch();
+std::unique_ptr<Command> make_install_hooks();
 
 }  // namespace mlo::cli

@@ -90,7 +90,8 @@ public:
         std::string text;
         if (!read_file_if_exists(repo_.store().path_of(p.digest), text)) {
             throw Error("cannot check out " + quote(p.rel) + ": its manifest " +
-                        quote(to_hex(p.digest)) + " is not in the store");
+                        quote(to_hex(p.digest)) +
+                        " is not in the store (get it with 'mlo fetch' or 'mlo pull')");
         }
         Manifest m = Manifest::parse(text, to_hex(p.digest));
         FileStat st;
@@ -209,7 +210,8 @@ CheckoutResult checkout(Repository& repo, const std::vector<Selection>& sels,
     planner.find_missing(plan);
     if (!plan.missing.empty()) {
         throw Error("cannot check out " + list_some(plan.missing) +
-                    ": not in the store (pull them or run 'mlo fsck')");
+                    ": not in the store (get them with 'mlo fetch' or 'mlo pull'; 'mlo fsck' "
+                    "lists what is missing)");
     }
     if (!plan.conflicts.empty()) {
         throw Error("cannot check out: local changes to " + list_some(plan.conflicts) +

@@ -19,6 +19,49 @@ std::string Config::default_text() {
            "  fsync: true\n";
 }
 
+namespace {
+
+void load_remotes(Config& c, const YAML::Node& node, const fs::path& file) {
+    if (node.IsNull()) return;
+    expect_map(node, file, "'remotes'");
+    for (const auto& kv : node) {
+        RemoteSpec r;
+        r.name = kv.first.as<std::string>();
+        const std::string where = "remotes." + r.name;
+        expect_map(kv.second, file, quote(where));
+        bool is_default = false;
+        for (const auto& item : kv.second) {
+            std::string key = item.first.as<std::string>();
+            const YAML::Node& v = item.second;
+            if (key == "url")
+                r.url = scalar(v, file, where + ".url");
+            else if (key == "endpoint")
+                r.endpoint = scalar(v, file, where + ".endpoint");
+            else if (key == "region")
+                r.region = scalar(v, file, where + ".region");
+            else if (key == "profile")
+                r.profile = scalar(v, file, where + ".profile");
+            else if (key == "path_style")
+                r.path_style = as_bool(v, file, where + ".path_style");
+            else if (key == "default")
+                is_default = as_bool(v, file, where + ".default");
+            else
+                yaml_fail(file, item.first, "unknown key " + quote(where + "." + key));
+        }
+        if (r.url.empty()) yaml_fail(file, kv.first, "remote " + quote(r.name) + " has no 'url'");
+        if (is_default) {
+            if (!c.default_remote.empty())
+                yaml_fail(file, kv.first,
+                          "remotes " + quote(c.default_remote) + " and " + quote(r.name) +
+                              " are both marked default");
+            c.default_remote = r.name;
+        }
+        c.remotes.push_back(std::move(r));
+    }
+}
+
+}  // namespace
+
 Config Config::load(const fs::path& file) {
     Config c;
     std::string text;
@@ -28,6 +71,10 @@ Config Config::load(const fs::path& file) {
     expect_map(root, file, "the configuration");
     for (const auto& kv : root) {
         std::string section = kv.first.as<std::string>();
+        if (section == "remotes") {
+            load_remotes(c, kv.second, file);
+            continue;
+        }
         if (section != "core") yaml_fail(file, kv.first, "unknown section " + quote(section));
         if (kv.second.IsNull()) continue;
         expect_map(kv.second, file, "'core'");

@@ -9,17 +9,20 @@
 
 namespace mlo::core {
 
-GcResult gc(Repository& repo, DryRun dry, const std::function<void(long)>& on_wait) {
+GcResult gc(Repository& repo, DryRun dry, const std::function<void(long)>& on_wait,
+            AllCommits all_commits) {
     // Holding the workspace lock keeps `add` from writing an object that no pointer names yet.
     auto lock = repo.lock_workspace(on_wait);
     std::vector<Pointer> pointers = find_pointers(repo);
-    References refs = collect_references(repo, pointers);
+    References refs = collect_references(repo, pointers, all_commits);
     if (!refs.unknown.empty()) {
         const Pointer* p = refs.unknown.front();
         throw Error("cannot collect garbage: the manifest of " + quote(p->rel) + " (" +
                     to_hex(p->digest) + ") is not in the store, so what it references is unknown");
     }
     GcResult result;
+    result.commits = refs.commits;
+    result.warnings = std::move(refs.warnings);
     repo.store().list([&](const ObjectStore::Listed& l) {
         if (l.temporary) {
             result.temporaries++;

@@ -1,5 +1,6 @@
 #include "core/references.hpp"
 
+#include "core/git_revs.hpp"
 #include "core/lockfile.hpp"
 #include "core/monitor.hpp"
 #include "core/registry.hpp"
@@ -8,7 +9,8 @@
 
 namespace mlo::core {
 
-References collect_references(Repository& repo, const std::vector<Pointer>& pointers) {
+References collect_references(Repository& repo, const std::vector<Pointer>& pointers,
+                              AllCommits all_commits) {
     References refs;
     for (const auto& p : pointers) {
         refs.objects.emplace(to_hex(p.digest), p.rel);
@@ -77,6 +79,25 @@ References collect_references(Repository& repo, const std::vector<Pointer>& poin
     // but computing one reads the whole reference).
     for (const Digest& d : profile_objects(repo.db()))
         refs.objects.emplace(to_hex(d), "monitor profile");
+    if (all_commits == AllCommits::yes) {
+        HistoryReferences history = history_references(repo);
+        refs.commits = history.commits;
+        refs.warnings = std::move(history.warnings);
+        for (const HistoryObject& o : history.objects) {
+            refs.objects.emplace(o.id, o.where);
+            if (o.kind == HistoryObject::Kind::file) continue;
+            std::optional<Digest> d = digest_from_hex(o.id);
+            std::string text;
+            if (!d || !read_file_if_exists(repo.store().path_of(*d), text)) continue;
+            // An id read from a file that did not parse may name a directory: its object
+            // says so.
+            if (o.kind == HistoryObject::Kind::unknown && text.rfind("mlo-manifest 1\n", 0) != 0)
+                continue;
+            Manifest m = Manifest::parse(text, o.id);
+            for (const auto& e : m.entries())
+                refs.objects.emplace(to_hex(e.digest), o.where + ": " + e.path);
+        }
+    }
     return refs;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,8 +18,20 @@ struct References {
     std::map<std::string, std::string> objects;
     // Directory pointers whose manifest is not in the store: what they reference is unknown.
     std::vector<const Pointer*> unknown;
+    // With AllCommits::yes: the commits walked, and pointer or lock files in them that did not
+    // parse (every sha256 id written in them is kept anyway).
+    uint64_t commits = 0;
+    std::vector<std::string> warnings;
 };
 
-References collect_references(Repository& repo, const std::vector<Pointer>& pointers);
+// AllCommits::yes also keeps what every pointer file and mlo.lock of every commit reachable
+// from a git ref or HEAD names (git_revs.hpp), with the files of each directory whose manifest
+// is in the store. A historical directory whose manifest is not in the store keeps only the
+// manifest's id: unlike the workspace's, it does not stop gc (an old commit's data is often
+// not fetched at all). Throws Error outside a git repository.
+enum class AllCommits { no, yes };
+
+References collect_references(Repository& repo, const std::vector<Pointer>& pointers,
+                              AllCommits all_commits = AllCommits::no);
 
 }  // namespace mlo::core

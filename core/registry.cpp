@@ -327,12 +327,13 @@ ModelEvent Registry::rollback(const std::string& name, const std::string& alias,
     if (!model_exists(db_, name)) throw Error(what + ": " + unknown_model(name));
     std::optional<int64_t> current = alias_version(db_, name, alias);
     if (!current) throw Error(what + ": " + no_alias(name, alias));
-    // Replay the alias's moves as a stack: alias/promote push, rollback pops.
+    // Replay the alias's moves as a stack: alias/promote push, rollback pops. In time order, not
+    // seq: events pulled from a remote (core/meta_sync) get later seqs even when they are older.
     std::vector<int64_t> stack;
     {
         Database::Statement q(db_,
                               "SELECT action, version FROM model_events "
-                              "WHERE name = ? AND alias = ? ORDER BY seq");
+                              "WHERE name = ? AND alias = ? ORDER BY time_ns, seq");
         q.bind(1, name).bind(2, alias);
         while (q.step()) {
             if (q.column_text(0) == "rollback") {
@@ -413,7 +414,7 @@ std::vector<ModelEvent> Registry::history(const std::string& name) {
     ReadTransaction tx(db_);
     if (!model_exists(db_, name)) throw Error(unknown_model(name));
     std::vector<ModelEvent> out;
-    Database::Statement q(db_, MLO_EVENT_COLUMNS "WHERE name = ? ORDER BY seq");
+    Database::Statement q(db_, MLO_EVENT_COLUMNS "WHERE name = ? ORDER BY time_ns, seq");
     q.bind(1, name);
     while (q.step())
         out.push_back(row_to_event(q));

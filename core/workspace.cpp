@@ -207,40 +207,49 @@ std::vector<Pointer> find_pointers(const Repository& repo) {
     return out;
 }
 
-std::vector<Selection> select_tracked(Repository& repo, const std::vector<std::string>& args) {
-    std::vector<Pointer> all = find_pointers(repo);
+std::vector<Selection> select_pointers(const Repository& repo, const std::vector<Pointer>& all,
+                                       const std::vector<std::string>& args,
+                                       std::vector<bool>* matched) {
     std::vector<Selection> out;
     if (args.empty()) {
-        for (auto& p : all)
-            out.push_back({std::move(p), ""});
+        for (const auto& p : all)
+            out.push_back({p, ""});
         return out;
     }
-    for (const auto& arg : args) {
-        fs::path abs = repo.resolve_arg(arg);
-        std::string rel = repo.rel(abs);
+    if (matched) matched->assign(args.size(), false);
+    for (size_t k = 0; k < args.size(); ++k) {
+        const std::string& arg = args[k];
+        std::string rel = repo.rel(repo.resolve_arg(arg));
         if (is_pointer_name(rel)) {
             std::string stripped = rel.substr(0, rel.size() - kPointerSuffix.size());
             if (std::any_of(all.begin(), all.end(),
                             [&](const Pointer& p) { return p.rel == stripped; }))
                 rel = stripped;
         }
-        bool matched = false;
+        bool hit = false;
         for (const auto& p : all) {
             bool under_arg = rel.empty() || p.rel == rel ||
                              (p.rel.size() > rel.size() && p.rel.compare(0, rel.size(), rel) == 0 &&
                               p.rel[rel.size()] == '/');
             if (under_arg) {
                 out.push_back({p, ""});
-                matched = true;
+                hit = true;
             } else if (p.is_dir && rel.size() > p.rel.size() &&
                        rel.compare(0, p.rel.size(), p.rel) == 0 && rel[p.rel.size()] == '/') {
                 out.push_back({p, rel.substr(p.rel.size() + 1)});
-                matched = true;
+                hit = true;
             }
         }
-        if (!matched) throw Error(quote(arg) + " is not tracked by mlo (no pointer file for it)");
+        if (matched)
+            (*matched)[k] = hit;
+        else if (!hit)
+            throw Error(quote(arg) + " is not tracked by mlo (no pointer file for it)");
     }
     return out;
+}
+
+std::vector<Selection> select_tracked(Repository& repo, const std::vector<std::string>& args) {
+    return select_pointers(repo, find_pointers(repo), args, nullptr);
 }
 
 }  // namespace mlo::core

@@ -42,5 +42,11 @@ struct Selection {
 // path inside a tracked directory) to selections; no paths selects everything. A path that
 // selects nothing is an error.
 std::vector<Selection> select_tracked(Repository& repo, const std::vector<std::string>& args);
+// Maps command-line paths to selections among `all` (as select_tracked does among the
+// workspace's pointers). With `matched`, an argument that selects nothing is recorded there as
+// false instead of being an error.
+std::vector<Selection> select_pointers(const Repository& repo, const std::vector<Pointer>& all,
+                                       const std::vector<std::string>& args,
+                                       std::vector<bool>* matched = nullptr);
 
 }  // namespace mlo::core

@@ -24,6 +24,14 @@ packages=(
   wrk python3-flask gunicorn python3-pandas
 )
 
+# tests/e2e/remote.sh and bench/remote.sh run an S3 server (moto) on loopback and compare with
+# the AWS CLI. Machines that have them in the python3 on PATH (pip) use those; others get
+# Debian's packages. Never needed by mlo.
+if ! python3 -c 'import moto.server' 2>/dev/null && ! /usr/bin/python3 -c 'import moto.server' 2>/dev/null; then
+  packages+=(python3-moto)
+fi
+command -v aws >/dev/null 2>&1 || packages+=(awscli)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

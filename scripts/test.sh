@@ -16,6 +16,20 @@ echo "== build (warnings are errors)"
 bash "$root/scripts/build.sh" "$root/build-ci" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLO_WERROR=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" -DCMAKE_UNITY_BUILD=ON
 echo "== tests"
+# The S3 client's unit tests talk to a real S3 server: moto on loopback (scripts/deps.sh makes
+# sure one is installed; tests/e2e/remote.sh starts a server of its own).
+moto_py=python3
+python3 -c 'import moto.server' 2>/dev/null || moto_py=/usr/bin/python3
+moto_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$moto_py" -m moto.server -H 127.0.0.1 -p "$moto_port" >/dev/null 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+export MLO_TEST_S3_ENDPOINT="http://127.0.0.1:$moto_port"
+for _ in $(seq 100); do
+  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+    "$moto_port" 2>/dev/null && break
+  sleep 0.1
+done
 ctest --test-dir "$root/build-ci" --output-on-failure -j "$jobs"
 
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
@@ -39,4 +53,5 @@ bash "$root/bench/learners.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/nul
 bash "$root/bench/tracking.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/serving.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 bash "$root/bench/monitor.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
+bash "$root/bench/remote.sh" --smoke --mlo "$root/build-ci/mlo" --out /dev/null
 echo "== all tests passed"
