@@ -209,15 +209,17 @@ SyncResult push(Repository& repo, Remote& remote, const SyncOptions& o) {
     } else {
         w = wanted_objects(repo, o.paths);
     }
+    if (o.refresh) index_clear(repo.db(), o.index_id);
+    std::unordered_set<std::string> known = index_load(repo.db(), o.index_id);
+    // What the index says the remote has needs no look at the store (a no-op push of 100,000
+    // objects would spend a third of its time in access(2)).
     std::vector<std::string> local;
     for (const auto& [hex, where] : w.objects) {
-        if (repo.store().contains(*digest_from_hex(hex)))
+        if (known.count(hex) || repo.store().contains(*digest_from_hex(hex)))
             local.push_back(hex);
         else if (!w.optional.count(hex))
             r.missing.push_back(missing_text(where, hex));
     }
-    if (o.refresh) index_clear(repo.db(), o.index_id);
-    std::unordered_set<std::string> known = index_load(repo.db(), o.index_id);
     std::vector<std::string> unknown;
     for (const auto& hex : local)
         if (!known.count(hex)) unknown.push_back(hex);

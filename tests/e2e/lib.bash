@@ -176,7 +176,9 @@ assert_not_contains() {
 # assert_matches TEXT REGEX [WHAT]: extended regular expression (grep -E) on the whole text.
 assert_matches() {
     local text=$1 re=$2 what=${3:-text}
-    if ! printf '%s\n' "$text" | grep -Eq -- "$re"; then
+    # A here-string, not a pipe: grep -q stops reading at the first match, and printf writing
+    # the rest of a text longer than its 4 KiB buffer would die of SIGPIPE under pipefail.
+    if ! grep -Eq -- "$re" <<<"$text"; then
         fail "$what does not match /$re/: [$text]"
     fi
 }
@@ -454,13 +456,13 @@ run_tests() {
     local ordered=() defined=() n
     mapfile -t defined < <(grep -oE '^test_[A-Za-z0-9_]+\(\)' "$0" | sed 's/^test_//; s/()$//')
     for n in "${defined[@]}"; do
-        if printf '%s\n' "$names" | grep -qx -- "$n"; then
+        if grep -qx -- "$n" <<<"$names"; then
             ordered+=("$n")
         fi
     done
     echo "# $SUITE_NAME: $MLO (in $TEST_ROOT)"
     for n in "${ordered[@]}"; do
-        if [ -n "${MLO_E2E_ONLY:-}" ] && ! printf '%s\n' "$n" | grep -Eq -- "$MLO_E2E_ONLY"; then
+        if [ -n "${MLO_E2E_ONLY:-}" ] && ! grep -Eq -- "$MLO_E2E_ONLY" <<<"$n"; then
             continue
         fi
         run_one "$n"
