@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <mutex>
 
 #include "core/gitignore.hpp"
 #include "core/hashing.hpp"
 #include "core/workspace.hpp"
 #include "storage/error.hpp"
+#include "storage/interrupt.hpp"
 #include "storage/manifest.hpp"
 #include "storage/parallel.hpp"
 
@@ -100,11 +102,15 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
     const unsigned jobs = repo.jobs();
 
     // Gather the files. Scanning fails on anything we would refuse to store, before any write.
+    // Work goes out directory by directory (files [begin, end) of one target that share a
+    // parent), so that each directory is opened once and files are opened relative to it.
     struct Job {
         size_t target;
-        size_t index;
+        size_t begin;
+        size_t end;
     };
     std::vector<Job> work;
+    size_t file_count = 0;
     for (size_t ti = 0; ti < targets.size(); ++ti) {
         Target& t = targets[ti];
         if (t.is_dir) {
@@ -116,9 +122,23 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
             t.files.push_back({"", st});
         }
         t.results.resize(t.files.size());
-        for (size_t i = 0; i < t.files.size(); ++i)
-            work.push_back({ti, i});
-        repo.stat_cache().load(t.rel);
+        file_count += t.files.size();
+        auto parent = [&](size_t i) {
+            const std::string& p = t.files[i].path;
+            size_t slash = p.rfind('/');
+            return std::string_view(p).substr(0, slash == std::string::npos ? 0 : slash);
+        };
+        for (size_t i = 0; i < t.files.size();) {
+            size_t end = i + 1;
+            while (end < t.files.size() && end - i < 1024 && parent(end) == parent(i))
+                ++end;
+            work.push_back({ti, i, end});
+            i = end;
+        }
+        if (t.is_dir)
+            repo.stat_cache().load_dir(t.rel);
+        else
+            repo.stat_cache().load(t.rel);
     }
 
     ObjectStore& store = repo.store();
@@ -148,32 +168,52 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
         created_ids.push_back(put.digest);
     };
     std::vector<std::atomic<uint64_t>> created(targets.size());
-    if (options.progress) options.progress->start("adding", work.size());
+    if (options.progress) options.progress->start("adding", file_count);
 
     parallel_for(work.size(), jobs, [&](size_t w) {
         Target& t = targets[work[w].target];
-        const ScanEntry& f = t.files[work[w].index];
-        ManifestEntry& out = t.results[work[w].index];
-        std::string rel = f.path.empty() ? t.rel : t.rel + "/" + f.path;
-        fs::path abs = f.path.empty() ? t.abs : t.abs / f.path;
-        out.path = f.path;
-        if (auto known = cache.lookup(rel, f.st); known && store.contains(*known)) {
-            out.digest = *known;
-            out.size = f.st.size;
-            out.executable = f.st.executable;
-        } else {
-            // The stat taken before reading is what the cache remembers: if the file changes
-            // after it, its stat will differ from the remembered one and it is hashed again.
-            Fd fd = open_read(abs);
-            ObjectStore::Put put = store.put_fd(fd.get(), f.st.size, abs.string(), reflink);
-            out.digest = put.digest;
-            out.size = put.size;
-            out.executable = f.st.executable;
-            if (put.created) created[work[w].target]++;
-            remember(put);
-            if (put.size == f.st.size) cache.record(rel, f.st, put.digest, started);
+        const std::string& first = t.files[work[w].begin].path;
+        const size_t slash = first.rfind('/');
+        const fs::path dir_path = !t.is_dir                    ? t.abs.parent_path()
+                                  : slash == std::string::npos ? t.abs
+                                                               : t.abs / first.substr(0, slash);
+        const std::string file_name = t.is_dir ? std::string() : t.abs.filename().string();
+        Fd dir(::open(dir_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!dir.valid()) throw_errno("cannot open directory " + quote(dir_path));
+        for (size_t i = work[w].begin; i < work[w].end; ++i) {
+            check_interrupted();
+            const ScanEntry& f = t.files[i];
+            ManifestEntry& out = t.results[i];
+            out.path = f.path;
+            auto known =
+                t.is_dir ? cache.lookup_in(t.rel, f.path, f.st) : cache.lookup(t.rel, f.st);
+            if (known && store.contains(*known)) {
+                out.digest = *known;
+                out.size = f.st.size;
+                out.executable = f.st.executable;
+            } else {
+                // The stat taken before reading is what the cache remembers: if the file changes
+                // after it, its stat will differ from the remembered one and it is hashed again.
+                const size_t base = f.path.rfind('/');
+                const char* name = !t.is_dir                   ? file_name.c_str()
+                                   : base == std::string::npos ? f.path.c_str()
+                                                               : f.path.c_str() + base + 1;
+                const int fd = ::openat(dir.get(), name, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) throw_errno("cannot open " + quote(t.is_dir ? t.abs / f.path : t.abs));
+                Fd src(fd);
+                ObjectStore::Put put =
+                    store.put_fd(fd, f.st.size, dir_path.native() + "/" + name, reflink);
+                out.digest = put.digest;
+                out.size = put.size;
+                out.executable = f.st.executable;
+                if (put.created) created[work[w].target]++;
+                remember(put);
+                // A directory's entries go to the stat cache in one piece below.
+                if (!t.is_dir && put.size == f.st.size)
+                    cache.record(t.rel, f.st, put.digest, started);
+            }
+            if (options.progress) options.progress->advance();
         }
-        if (options.progress) options.progress->advance();
     });
 
     // Directory manifests are objects too.
@@ -184,8 +224,20 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
         item.ptr.file = pointer_file_for(t.abs);
         item.ptr.rel = t.rel;
         if (t.is_dir) {
+            // The stat cache of the directory becomes exactly what was scanned: files that are
+            // gone leave it. A file whose size changed while it was read is left out.
+            std::vector<StatCache::DirEntry> known;
+            known.reserve(t.files.size());
+            for (size_t i = 0; i < t.files.size(); ++i) {
+                if (t.results[i].size == t.files[i].st.size)
+                    known.push_back({t.files[i].path, t.files[i].st, t.results[i].digest, started});
+            }
+            const bool complete = known.size() == t.files.size();
             Manifest m(std::move(t.results));
             ObjectStore::Put put = store.put_bytes(m.serialize());
+            // Every file known: the block mirrors the manifest, and status need not read it.
+            cache.replace_dir(t.rel, std::move(known),
+                              complete ? std::optional<Digest>(put.digest) : std::nullopt);
             if (put.created) created[ti]++;
             remember(put);
             item.ptr.is_dir = true;
@@ -201,6 +253,9 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
         items.push_back(std::move(item));
     }
 
+    // The stat cache goes to mlo.db while the objects go to disk: the two are independent (a
+    // cache entry describes a workspace file, whatever the store holds).
+    auto cache_saved = std::async(std::launch::async, [&] { cache.flush(); });
     // Objects must be on disk before a pointer file that git may commit names them.
     if (repo.config().fsync && created_total > 0) store.sync();
 
@@ -214,7 +269,7 @@ std::vector<AddedItem> add_paths(Repository& repo, const std::vector<std::string
         if (item.changed) write_pointer(item.ptr, sync);
         item.gitignore_changed = ensure_gitignored(item.ptr.data_path());
     }
-    cache.flush();
+    cache_saved.get();
     return items;
 }
 

@@ -57,58 +57,81 @@ void compare_file(Repository& repo, TrackedState& state, Detail detail, int64_t 
     }
 }
 
+// A tracked file of a directory, from its manifest or from a stat-cache block mirroring it.
+struct TrackedEntry {
+    std::string_view path;
+    const Digest* digest;
+    uint64_t size;
+    bool executable;
+};
+
+// The directory's manifest is not in the store: only the whole can be compared, by building the
+// workspace's manifest.
+void compare_dir_whole(Repository& repo, TrackedState& state, const std::vector<ScanEntry>& files,
+                       bool is_dir, int64_t started) {
+    const Pointer& p = state.sel.ptr;
+    const fs::path abs = p.data_path();
+    state.manifest_missing = true;
+    FileChange c;
+    c.path = p.rel;
+    c.old_digest = p.digest;
+    c.old_size = p.size;
+    if (!is_dir) {
+        c.kind = ChangeKind::deleted;
+        state.changes.push_back(c);
+        return;
+    }
+    std::vector<ManifestEntry> entries(files.size());
+    parallel_for(files.size(), repo.jobs(), [&](size_t i) {
+        entries[i].path = files[i].path;
+        entries[i].size = files[i].st.size;
+        entries[i].executable = files[i].st.executable;
+        entries[i].digest = workspace_digest(repo, p.rel + "/" + files[i].path, abs / files[i].path,
+                                             files[i].st, started);
+    });
+    Manifest now(std::move(entries));
+    Digest d = sha256(now.serialize());
+    if (d != p.digest) {
+        c.new_digest = d;
+        c.new_size = now.total_size();
+        state.changes.push_back(c);
+    }
+}
+
 void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress* progress,
                  int64_t started) {
     const Pointer& p = state.sel.ptr;
     const Selection& sel = state.sel;
     fs::path abs = p.data_path();
-    std::string text;
     ObjectStore& store = repo.store();
-    bool have_manifest = read_file_if_exists(store.path_of(p.digest), text);
     FileStat st;
     bool is_dir = false;
     bool exists = stat_path(abs, st, &is_dir);
-
-    if (!have_manifest) {
-        // Without the manifest only the whole can be compared: rebuild the workspace's manifest.
-        state.manifest_missing = true;
+    if (exists && !is_dir) {
         FileChange c;
         c.path = p.rel;
+        c.kind = ChangeKind::modified;
         c.old_digest = p.digest;
         c.old_size = p.size;
-        if (!exists || !is_dir) {
-            c.kind = exists ? ChangeKind::modified : ChangeKind::deleted;
-            state.changes.push_back(c);
-            return;
-        }
-        auto files = scan_tree(abs, repo.root(), repo.jobs(), NestedPointers::allowed);
-        std::vector<ManifestEntry> entries(files.size());
-        repo.stat_cache().load(p.rel);
-        parallel_for(files.size(), repo.jobs(), [&](size_t i) {
-            entries[i].path = files[i].path;
-            entries[i].size = files[i].st.size;
-            entries[i].executable = files[i].st.executable;
-            entries[i].digest = workspace_digest(repo, p.rel + "/" + files[i].path,
-                                                 abs / files[i].path, files[i].st, started);
-        });
-        Manifest now(std::move(entries));
-        Digest d = sha256(now.serialize());
-        if (d != p.digest) {
-            c.new_digest = d;
-            c.new_size = now.total_size();
-            state.changes.push_back(c);
-        }
+        state.changes.push_back(c);
         return;
     }
-    // Parsing the manifest and loading the stat cache overlap with the directory scan: the
-    // scan waits on the kernel, the other two on the CPU.
+
+    // What the directory should hold comes from the stat cache's block when that mirrors the
+    // manifest (what add or an earlier clean status left), else from the manifest: either is
+    // read on another thread while this one scans the directory with the rest of the cores.
     StatCache& cache = repo.stat_cache();
-    const std::string cache_prefix = sel.sub.empty() ? p.rel : p.rel + "/" + sel.sub;
-    auto parsed =
-        std::async(std::launch::async, [&] { return Manifest::parse(text, to_hex(p.digest)); });
-    auto cache_loaded = std::async(std::launch::async, [&] { cache.load(cache_prefix); });
+    std::optional<StatCache::Mirror> mirror;
+    std::optional<Manifest> manifest;
+    auto loaded = std::async(std::launch::async, [&] {
+        cache.load_dir(p.rel);
+        mirror = cache.mirror(p.rel, p.digest);
+        std::string text;
+        if (!mirror && read_file_if_exists(store.path_of(p.digest), text))
+            manifest = Manifest::parse(text, to_hex(p.digest));
+    });
     std::vector<ScanEntry> files;
-    if (exists && is_dir) {
+    if (exists) {
         fs::path scan_root = sel.sub.empty() ? abs : abs / sel.sub;
         FileStat sub_st;
         bool sub_is_dir = false;
@@ -122,12 +145,32 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
             files.push_back({sel.sub, sub_st});
         }
     }
-    cache_loaded.get();
-    Manifest m = parsed.get();
+    loaded.get();
+    if (!mirror && !manifest) {
+        if (!sel.sub.empty() && exists)
+            files = scan_tree(abs, repo.root(), repo.jobs(), NestedPointers::allowed);
+        compare_dir_whole(repo, state, files, exists, started);
+        return;
+    }
+    std::vector<TrackedEntry> entries;
+    if (mirror) {
+        entries.resize(mirror->size());
+        for (size_t k = 0; k < entries.size(); ++k)
+            entries[k] = {mirror->path(k), &mirror->digest(k), mirror->file_size(k),
+                          mirror->executable(k)};
+    } else {
+        entries.reserve(manifest->entries().size());
+        for (const auto& e : manifest->entries())
+            entries.push_back({e.path, &e.digest, e.size, e.executable});
+    }
 
     // Merge the two sorted lists; the files present on both sides are compared in parallel.
-    std::vector<std::pair<const ManifestEntry*, const ScanEntry*>> both;
-    const auto& entries = m.entries();
+    struct Both {
+        size_t entry;
+        const ScanEntry* file;
+    };
+    std::vector<Both> both;
+    both.reserve(std::min(entries.size(), files.size()));
     size_t i = 0, j = 0;
     auto add_change = [&](FileChange c) { state.changes.push_back(std::move(c)); };
     while (i < entries.size() || j < files.size()) {
@@ -140,9 +183,9 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
                                       : entries[i].path.compare(files[j].path);
         if (cmp < 0) {
             FileChange c;
-            c.path = p.rel + "/" + entries[i].path;
+            c.path = p.rel + "/" + std::string(entries[i].path);
             c.kind = ChangeKind::deleted;
-            c.old_digest = entries[i].digest;
+            c.old_digest = *entries[i].digest;
             c.old_size = entries[i].size;
             c.old_executable = entries[i].executable;
             add_change(std::move(c));
@@ -160,7 +203,7 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
             add_change(std::move(c));
             ++j;
         } else {
-            both.emplace_back(&entries[i], &files[j]);
+            both.push_back({i, &files[j]});
             ++i;
             ++j;
         }
@@ -168,21 +211,23 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
     if (progress) progress->start("checking", both.size());
     std::mutex mu;
     parallel_for(both.size(), repo.jobs(), [&](size_t k) {
-        const ManifestEntry& e = *both[k].first;
-        const ScanEntry& f = *both[k].second;
+        const TrackedEntry& e = entries[both[k].entry];
+        const ScanEntry& f = *both[k].file;
         if (progress) progress->advance();
-        std::string rel = p.rel + "/" + e.path;
         bool changed = e.executable != f.st.executable || e.size != f.st.size;
         std::optional<Digest> now;
         if (!changed || detail == Detail::digests) {
-            now = repo.stat_cache().lookup(rel, f.st);
-            if (!now) now = workspace_digest(repo, rel, abs / f.path, f.st, started);
-            changed = changed || *now != e.digest;
+            now =
+                mirror ? mirror->lookup(both[k].entry, f.st) : cache.lookup_in(p.rel, e.path, f.st);
+            if (!now) {
+                now = workspace_digest(repo, p.rel + "/" + f.path, abs / f.path, f.st, started);
+            }
+            changed = changed || *now != *e.digest;
         }
         if (!changed) return;
         FileChange c;
-        c.path = std::move(rel);
-        c.old_digest = e.digest;
+        c.path = p.rel + "/" + f.path;
+        c.old_digest = *e.digest;
         c.old_size = e.size;
         c.old_executable = e.executable;
         c.new_size = f.st.size;
@@ -193,6 +238,19 @@ void compare_dir(Repository& repo, TrackedState& state, Detail detail, Progress*
     });
     std::sort(state.changes.begin(), state.changes.end(),
               [](const FileChange& a, const FileChange& b) { return a.path < b.path; });
+
+    // A whole directory found clean: its block becomes the manifest's mirror, so that the next
+    // status reads neither the manifest nor anything but the block.
+    if (!mirror && sel.sub.empty() && state.changes.empty()) {
+        std::vector<StatCache::DirEntry> known(both.size());
+        for (size_t k = 0; k < both.size(); ++k) {
+            known[k].path = both[k].file->path;
+            known[k].st = both[k].file->st;
+            known[k].digest = *entries[both[k].entry].digest;
+            known[k].cached_at_ns = started;
+        }
+        cache.replace_dir(p.rel, std::move(known), p.digest);
+    }
 }
 
 }  // namespace

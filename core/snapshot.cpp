@@ -58,7 +58,7 @@ Snapshot snapshot_path(Repository& repo, const std::string& rel, SnapshotMode mo
         return s;
     }
     s.is_dir = true;
-    repo.stat_cache().load(rel);
+    repo.stat_cache().load_dir(rel);
     std::vector<ScanEntry> files =
         scan_tree(abs, repo.root(), repo.jobs(), NestedPointers::allowed);
     std::vector<ManifestEntry> entries(files.size());

@@ -31,7 +31,7 @@ std::vector<Pointer> find_pointers(const Repository& repo);
 struct Selection {
     Pointer ptr;
     std::string sub;  // relative to the tracked directory; "" selects all of it
-    bool covers(const std::string& entry_path) const {
+    bool covers(std::string_view entry_path) const {
         return sub.empty() || entry_path == sub ||
                (entry_path.size() > sub.size() && entry_path.compare(0, sub.size(), sub) == 0 &&
                 entry_path[sub.size()] == '/');

@@ -293,6 +293,16 @@ CREATE TABLE remote_objects (
     PRIMARY KEY (remote, object)
 ) WITHOUT ROWID;
 )sql",
+    // 9: the stat cache of a tracked directory as one packed block per directory (see
+    // storage/stat_cache.hpp): status of 100,000 files reads one row instead of 100,000.
+    // `manifest`: the manifest whose files the block holds exactly, if any.
+    R"sql(
+CREATE TABLE stat_cache_dirs (
+    dir TEXT PRIMARY KEY,
+    entries BLOB NOT NULL,
+    manifest BLOB CHECK (manifest IS NULL OR length(manifest) = 32)
+);
+)sql",
 };
 
 constexpr int kBusyTimeoutMs = 10 * 60 * 1000;
@@ -343,6 +353,12 @@ Database::Database(const fs::path& file) : file_(file) {
             sqlite3_sleep(20);
         }
         exec("PRAGMA synchronous=NORMAL");
+        // With the WAL kept (PERSIST_WAL above), the frames of the last write stay valid in it:
+        // every later process would read them all back (recovery) and copy them into the
+        // database again when it closes, 30 MB after a large add. A size limit makes the last
+        // connection truncate the WAL once its checkpoint completed (sqlite3WalClose), and
+        // bounds it after checkpoints while in use.
+        exec("PRAGMA journal_size_limit=67108864");
         exec("PRAGMA foreign_keys=ON");
         // 16 MiB of page cache (SQLite's default is 2): a large batch (a million logged metric
         // values, a big add's stat cache) then stays in memory until it commits.

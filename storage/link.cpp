@@ -130,4 +130,44 @@ LinkKind Linker::place(const fs::path& object, const fs::path& dest, bool execut
                 ": no configured link strategy works here (add 'copy')");
 }
 
+bool Linker::place_new(const fs::path& object, int object_fd, int dir_fd, const char* name,
+                       const fs::path& dest, bool executable, uint64_t size, LinkKind* used,
+                       FileStat* placed) const {
+    const mode_t mode = executable ? 0777 : 0666;
+    const std::string what = "cannot write " + quote(dest);
+    for (LinkKind kind : order_) {
+        if (kind == LinkKind::hardlink) {
+            if (executable || hardlink_broken_.load(std::memory_order_relaxed)) continue;
+            return false;  // rare enough to take the general way
+        }
+        if (kind == LinkKind::reflink && reflink_broken_.load(std::memory_order_relaxed)) continue;
+        int fd = open_unnamed(dir_fd, ".", mode);
+        if (fd < 0) {
+            if (errno == EOPNOTSUPP) return false;
+            throw_errno("cannot create " + quote(dest));
+        }
+        Fd out(fd);
+        if (kind == LinkKind::reflink) {
+            if (::ioctl(fd, FICLONE, object_fd) != 0) {
+                if (!cannot_on_this_fs(errno))
+                    throw_errno("cannot clone " + quote(object) + " to " + quote(dest));
+                reflink_broken_ = true;
+                continue;  // the unnamed file just goes
+            }
+        } else {
+            copy_fd(object_fd, fd, size, what);
+        }
+        int rc = link_unnamed(fd, dir_fd, name, what);
+        if (rc == EEXIST || rc == EOPNOTSUPP) return false;
+        // After the link: it changes the ctime that the stat cache compares.
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw_errno("cannot stat " + quote(dest));
+        out.close_checked(what);
+        *placed = to_file_stat(st);
+        *used = kind;
+        return true;
+    }
+    return false;
+}
+
 }  // namespace mlo

@@ -38,6 +38,15 @@ public:
         return place(object, dest, executable, Hint{});
     }
 
+    // The common case of a checkout into an empty place, with what the caller holds open: the
+    // object (`object_fd`) and the directory the file goes to (`dir_fd`, O_PATH is enough), so
+    // that no path is walked. Returns false, having done nothing, when only place() can do it
+    // (something is there after all, or no strategy works this way here). `placed` receives the
+    // new file's stat.
+    bool place_new(const fs::path& object, int object_fd, int dir_fd, const char* name,
+                   const fs::path& dest, bool executable, uint64_t size, LinkKind* used,
+                   FileStat* placed) const;
+
 private:
     std::vector<LinkKind> order_;
     mutable std::atomic<bool> reflink_broken_{false};

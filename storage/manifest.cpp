@@ -30,6 +30,10 @@ void escape_into(std::string& out, std::string_view path) {
 }
 
 bool unescape(std::string_view in, std::string& out) {
+    if (in.find('\\') == std::string_view::npos) {
+        out.assign(in);
+        return true;
+    }
     out.clear();
     out.reserve(in.size());
     for (size_t i = 0; i < in.size(); ++i) {
@@ -119,6 +123,8 @@ Manifest Manifest::parse(std::string_view text, const std::string& name) {
     size_t line_no = 0;
     auto fail = [&](const std::string& why) { manifest_error(name, line_no, why); };
     std::vector<ManifestEntry> entries;
+    // One line per entry after the header: size the vector once.
+    entries.reserve(size_t(std::count(text.begin(), text.end(), '\n')));
     size_t pos = 0;
     while (pos < text.size()) {
         size_t eol = text.find('\n', pos);

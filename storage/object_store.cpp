@@ -78,7 +78,10 @@ fs::path ObjectStore::path_of(const Digest& d) const {
 }
 
 bool ObjectStore::contains(const Digest& d) const {
-    return ::access(path_of(d).c_str(), F_OK) == 0;
+    int dir = shard_fd_[d[0]].load(std::memory_order_acquire);
+    if (dir < 0) return ::access(path_of(d).c_str(), F_OK) == 0;
+    std::string hex = to_hex(d);
+    return ::faccessat(dir, hex.c_str() + 2, F_OK, 0) == 0;
 }
 
 void ObjectStore::ensure_shard(uint8_t first) const {
@@ -267,6 +270,21 @@ ObjectStore::Put ObjectStore::put_large(int src, const std::string& src_name, Re
     put.created = publish(temp.path, put.digest);
     temp.active = false;
     return put;
+}
+
+Fd ObjectStore::open_object(const Digest& d) const {
+    int dir = shard_fd_[d[0]].load(std::memory_order_acquire);
+    if (dir < 0) {
+        dir = ::open(shard_dir(d[0]).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return Fd();
+        int expected = -1;
+        if (!shard_fd_[d[0]].compare_exchange_strong(expected, dir, std::memory_order_acq_rel)) {
+            ::close(dir);  // another thread opened it first
+            dir = expected;
+        }
+    }
+    std::string hex = to_hex(d);
+    return Fd(::openat(dir, hex.c_str() + 2, O_RDONLY | O_CLOEXEC));
 }
 
 std::string ObjectStore::read(const Digest& d) const {

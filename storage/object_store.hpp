@@ -46,6 +46,9 @@ public:
     Put put_fd(int src, uint64_t size_hint, const std::string& src_name, Reflink reflink);
 
     std::string read(const Digest& d) const;
+    // Opens an object for reading relative to its shard directory (no walk of the whole path);
+    // an invalid Fd, with errno set, if it cannot.
+    Fd open_object(const Digest& d) const;
 
     // An object arriving from elsewhere (a remote): its bytes go to a temporary file in the
     // store as they come, hashed on the way, and appear under their name only when they hash to

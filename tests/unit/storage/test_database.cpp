@@ -247,7 +247,12 @@ TEST_CASE("connections opening a new database at the same moment all succeed", "
 
 // Today's schema back to version 3: what migration 4 added, removed again.
 // Back to migration 6's schema: model_events without 'reject' (rows kept), no retrains.
+void undo_migration_9(Database& db) {
+    db.exec("DROP TABLE stat_cache_dirs; UPDATE schema_version SET version = 8;");
+}
+
 void undo_migration_8(Database& db) {
+    undo_migration_9(db);
     db.exec("DROP TABLE remote_objects; UPDATE schema_version SET version = 7;");
 }
 
@@ -489,6 +494,22 @@ TEST_CASE("migration 8 adds the remote index to a version 7 database", "[databas
     CHECK(db.schema_version() == Database::latest_version());
     CHECK(count_rows(db, "remote_objects") == 0);
     CHECK(count_rows(db, "models") == 1);
+}
+
+TEST_CASE("migration 9 adds the stat cache's directory blocks and keeps the rows", "[database]") {
+    TempDir tmp;
+    {
+        Database db(tmp / "mlo.db");
+        undo_migration_9(db);
+        db.exec("INSERT INTO stat_cache VALUES ('data/a', 1, 2, 3, 4, zeroblob(32), 5)");
+    }
+    Database db(tmp / "mlo.db");
+    CHECK(db.schema_version() == Database::latest_version());
+    CHECK(count_rows(db, "stat_cache_dirs") == 0);
+    CHECK(count_rows(db, "stat_cache") == 1);
+    // A block's manifest is a 32-byte id or nothing.
+    db.exec("INSERT INTO stat_cache_dirs VALUES ('data', x'', NULL)");
+    CHECK_THROWS_AS(db.exec("INSERT INTO stat_cache_dirs VALUES ('other', x'', x'00')"), Error);
 }
 
 TEST_CASE("migration 7 keeps every model event and lets 'reject' in", "[database]") {

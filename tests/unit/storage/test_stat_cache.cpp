@@ -234,29 +234,176 @@ TEST_CASE("load(prefix) loads the prefix itself and what lies below it, nothing 
     }
 }
 
-TEST_CASE("forget(prefix) drops the prefix and what lies below it", "[stat_cache]") {
+namespace {
+
+int64_t count(Database& db, const char* table) {
+    Database::Statement q(db, (std::string("SELECT count(*) FROM ") + table).c_str());
+    q.step();
+    return q.column_int(0);
+}
+
+}  // namespace
+
+TEST_CASE("below a block directory, entries live in one row and persist", "[stat_cache]") {
     TempDir tmp;
     Database db(tmp / "mlo.db");
     const FileStat st = stat_with(kFineMtime);
-    const std::vector<std::string> all = {"data", "data/x", "data/sub/y", "database/x", "data0"};
-    StatCache cache(db);
-    for (const auto& p : all)
-        cache.record(p, st, sha256(p), kLater);
-    cache.flush();
-    cache.forget("data");
+    {
+        StatCache cache(db);
+        cache.load_dir("data");
+        for (int i = 0; i < 500; ++i)
+            cache.record("data/f" + std::to_string(i), st, sha256(std::to_string(i)), kLater);
+        cache.record("other/g", st, sha256("g"), kLater);
+        cache.flush();
+    }
+    CHECK(count(db, "stat_cache_dirs") == 1);
+    CHECK(count(db, "stat_cache") == 1);  // other/g, outside the block
 
-    auto found = [&](StatCache& c) {
-        std::vector<std::string> out;
-        for (const auto& p : all)
-            if (c.lookup(p, st).has_value()) out.push_back(p);
-        return out;
-    };
-    SECTION("in the database") {
-        StatCache fresh(db);
-        fresh.load("");
-        CHECK(found(fresh) == std::vector<std::string>{"database/x", "data0"});
+    StatCache cache(db);
+    cache.load_dir("data");
+    CHECK(cache.lookup("data/f7", st) == std::optional<Digest>(sha256("7")));
+    CHECK(cache.lookup_in("data", "f499", st) == std::optional<Digest>(sha256("499")));
+    CHECK_FALSE(cache.lookup_in("data", "f500", st).has_value());
+    CHECK_FALSE(cache.lookup("data/f7", stat_with(kFineMtime + 1)).has_value());
+    // The racy-git guard holds inside blocks as well.
+    cache.record("data/racy", st, sha256("r"), kFineMtime + 1);
+    cache.flush();
+    CHECK_FALSE(cache.lookup("data/racy", st).has_value());
+    // load("") finds blocks too.
+    StatCache all(db);
+    all.load("");
+    CHECK(all.lookup("data/f1", st) == std::optional<Digest>(sha256("1")));
+    CHECK(all.lookup("other/g", st) == std::optional<Digest>(sha256("g")));
+}
+
+TEST_CASE("rows an older mlo wrote below a directory move into its block", "[stat_cache]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    const FileStat st = stat_with(kFineMtime);
+    {
+        StatCache rows(db);
+        rows.record("data/a", st, sha256("a"), kLater);
+        rows.record("data/sub/b", st, sha256("b"), kLater);
+        rows.record("data0", st, sha256("c"), kLater);
+        rows.flush();
     }
-    SECTION("in the instance that forgot") {
-        CHECK(found(cache) == std::vector<std::string>{"database/x", "data0"});
+    REQUIRE(count(db, "stat_cache") == 3);
+    {
+        StatCache cache(db);
+        cache.load_dir("data");
+        CHECK(cache.lookup_in("data", "sub/b", st) == std::optional<Digest>(sha256("b")));
+        CHECK(cache.flush());
     }
+    CHECK(count(db, "stat_cache") == 1);  // data0 is not below data/
+    CHECK(count(db, "stat_cache_dirs") == 1);
+    StatCache cache(db);
+    cache.load("data");
+    CHECK(cache.lookup("data/a", st) == std::optional<Digest>(sha256("a")));
+    CHECK(cache.lookup("data/sub/b", st) == std::optional<Digest>(sha256("b")));
+}
+
+TEST_CASE("a record below a stored block goes into it even when the block was not loaded",
+          "[stat_cache]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    const FileStat st = stat_with(kFineMtime);
+    {
+        StatCache cache(db);
+        cache.load_dir("data");
+        cache.record("data/a", st, sha256("a"), kLater);
+        cache.flush();
+    }
+    {
+        StatCache cache(db);
+        cache.record("data/b", st, sha256("b"), kLater);
+        cache.flush();
+    }
+    CHECK(count(db, "stat_cache") == 0);
+    StatCache cache(db);
+    cache.load_dir("data");
+    CHECK(cache.lookup_in("data", "a", st) == std::optional<Digest>(sha256("a")));
+    CHECK(cache.lookup_in("data", "b", st) == std::optional<Digest>(sha256("b")));
+}
+
+TEST_CASE("replace_dir keeps only the given files; a mirror lasts while the content does",
+          "[stat_cache]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    const FileStat st = stat_with(kFineMtime);
+    const Digest manifest = sha256("manifest");
+    {
+        StatCache cache(db);
+        cache.load_dir("data");
+        cache.record("data/gone", st, sha256("gone"), kLater);
+        cache.flush();
+        std::vector<StatCache::DirEntry> entries;
+        for (const char* name : {"b", "a", "c/d"})
+            entries.push_back({name, st, sha256(name), kLater});
+        cache.replace_dir("data", entries, manifest);
+        cache.flush();
+    }
+    StatCache cache(db);
+    cache.load_dir("data");
+    CHECK_FALSE(cache.lookup_in("data", "gone", st).has_value());
+    CHECK_FALSE(cache.mirror("data", sha256("another manifest")).has_value());
+    auto m = cache.mirror("data", manifest);
+    REQUIRE(m.has_value());
+    REQUIRE(m->size() == 3);
+    CHECK(m->path(0) == "a");
+    CHECK(m->path(1) == "b");
+    CHECK(m->path(2) == "c/d");
+    CHECK(m->digest(2) == sha256("c/d"));
+    CHECK(m->file_size(0) == st.size);
+    CHECK(m->lookup(1, st) == std::optional<Digest>(sha256("b")));
+    CHECK_FALSE(m->lookup(1, stat_with(kFineMtime + 7)).has_value());
+
+    SECTION("the same content again (a touched file): still a mirror") {
+        cache.record("data/a", stat_with(kFineMtime + 7), sha256("a"), kLater);
+        cache.flush();
+        CHECK(cache.mirror("data", manifest).has_value());
+        StatCache reread(db);
+        reread.load_dir("data");
+        CHECK(reread.mirror("data", manifest).has_value());
+    }
+    SECTION("new content, or a new file: no longer a mirror") {
+        cache.record(GENERATE(std::string("data/a"), std::string("data/new")), st, sha256("x"),
+                     kLater);
+        cache.flush();
+        CHECK_FALSE(cache.mirror("data", manifest).has_value());
+        StatCache reread(db);
+        reread.load_dir("data");
+        CHECK_FALSE(reread.mirror("data", manifest).has_value());
+    }
+}
+
+TEST_CASE("a block that does not parse is a cache miss and is rewritten", "[stat_cache]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    const FileStat st = stat_with(kFineMtime);
+    db.exec("INSERT INTO stat_cache_dirs VALUES ('data', x'6d6c6f736331000005', NULL)");
+    {
+        StatCache cache(db);
+        cache.load_dir("data");
+        CHECK_FALSE(cache.lookup_in("data", "a", st).has_value());
+        cache.record("data/a", st, sha256("a"), kLater);
+        CHECK(cache.flush());
+    }
+    StatCache cache(db);
+    cache.load_dir("data");
+    CHECK(cache.lookup_in("data", "a", st) == std::optional<Digest>(sha256("a")));
+}
+
+TEST_CASE("an in-memory cache keeps blocks without touching the database", "[stat_cache]") {
+    TempDir tmp;
+    Database db(tmp / "mlo.db");
+    const FileStat st = stat_with(kFineMtime);
+    StatCache cache(db, false);
+    cache.load_dir("data");
+    cache.record("data/a", st, sha256("a"), kLater);
+    cache.record("b", st, sha256("b"), kLater);
+    CHECK(cache.flush());
+    CHECK(cache.lookup("data/a", st) == std::optional<Digest>(sha256("a")));
+    CHECK(cache.lookup("b", st) == std::optional<Digest>(sha256("b")));
+    CHECK(count(db, "stat_cache_dirs") == 0);
+    CHECK(count(db, "stat_cache") == 0);
 }
