@@ -5,7 +5,7 @@
 #
 #   bench/storage.sh [--files N] [--dirs N] [--file-size BYTES] [--big-size BYTES]
 #                    [--runs N] [--annex-runs N] [--smoke] [--mlo PATH]
-#                    [--out FILE] [--workdir DIR] [--keep]
+#                    [--out FILE] [--workdir DIR] [--loop-fs GIB] [--keep]
 #
 # Exit status: 0 when every timed command behaved (a missed target is reported,
 # not an error); 2 when a timed command failed or gave a wrong answer; 130 when
@@ -27,6 +27,11 @@ usage: bench/storage.sh [options]
   --out FILE         write the markdown results to FILE (default: stdout)
   --workdir DIR      make the scratch directory inside DIR (default: a temporary
                      directory on the same filesystem as this repository)
+  --loop-fs GIB      run on a fresh ext4 of GIB GiB made for this run (Debian's mkfs
+                     defaults, with a journal) in an image file inside the work directory,
+                     loop-mounted with direct I/O; needs root. Use it where the work
+                     directory's own file system would skew the figures (see
+                     docs/benchmarks.md)
   --keep             keep the scratch directory (its path is printed)
 EOF
 }
@@ -45,6 +50,7 @@ SMOKE=0
 MLO=
 OUT=
 WORKDIR_PARENT=
+LOOP_GIB=0
 KEEP=0
 set_files='' set_dirs='' set_big='' set_runs='' set_annex=''
 
@@ -60,6 +66,7 @@ while [[ $# -gt 0 ]]; do
         --mlo) need_arg "$@"; MLO=$2; shift 2 ;;
         --out) need_arg "$@"; OUT=$2; shift 2 ;;
         --workdir) need_arg "$@"; WORKDIR_PARENT=$2; shift 2 ;;
+        --loop-fs) need_arg "$@"; LOOP_GIB=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option '$1'" ;;
@@ -73,7 +80,7 @@ if [[ $SMOKE == 1 ]]; then
     [[ -n $set_runs ]] || RUNS=1
     [[ -n $set_annex ]] || ANNEX_RUNS=1
 fi
-for v in FILES DIRS FILE_SIZE BIG_SIZE RUNS ANNEX_RUNS; do
+for v in FILES DIRS FILE_SIZE BIG_SIZE RUNS ANNEX_RUNS LOOP_GIB; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "'${!v}' is not a whole number (${v,,})"
 done
 ((FILES >= 1 && DIRS >= 1 && DIRS <= FILES)) || die "need 1 <= --dirs <= --files"
@@ -147,6 +154,21 @@ if [[ -z $WORKDIR_PARENT ]]; then
     fi
 fi
 mkdir -p "$WORKDIR_PARENT"
+LOOP_IMG= LOOP_DEV= LOOP_MNT=
+if ((LOOP_GIB > 0)); then
+    # A file system made for this run: same state for every run of the script, whatever the
+    # work directory's file system has been through.
+    for tool in mkfs.ext4 losetup mount umount; do
+        command -v "$tool" >/dev/null || die "--loop-fs needs '$tool'"
+    done
+    LOOP_IMG=$(mktemp "$WORKDIR_PARENT/mlo-bench-fs.XXXXXX.img")
+    truncate -s "${LOOP_GIB}G" "$LOOP_IMG"
+    mkfs.ext4 -q -F "$LOOP_IMG" || die "mkfs.ext4 of $LOOP_IMG failed"
+    LOOP_DEV=$(losetup --direct-io=on --show -f "$LOOP_IMG") || die "losetup failed (run as root)"
+    LOOP_MNT=$(mktemp -d "$WORKDIR_PARENT/mlo-bench-mnt.XXXXXX")
+    mount "$LOOP_DEV" "$LOOP_MNT" || die "cannot mount $LOOP_DEV"
+    WORKDIR_PARENT=$LOOP_MNT
+fi
 W=$(mktemp -d "$WORKDIR_PARENT/mlo-bench.XXXXXX")
 W=$(cd "$W" && pwd)
 
@@ -170,8 +192,15 @@ cleanup() {
         log "kept scratch directory $W"
     else
         log "removing scratch directory $W"
-        purge "$W" || log "could not remove $W"
+        if [[ -n $LOOP_MNT ]]; then rm -rf -- "$W"; else purge "$W" || log "could not remove $W"; fi
         log "removed it in $((SECONDS - t0)) s"
+    fi
+    if [[ -n $LOOP_MNT && $KEEP == 0 ]]; then
+        umount "$LOOP_MNT" && rmdir "$LOOP_MNT"
+        losetup -d "$LOOP_DEV" 2>/dev/null || true
+        rm -f "$LOOP_IMG"
+    elif [[ -n $LOOP_MNT ]]; then
+        log "kept the file system $LOOP_IMG mounted at $LOOP_MNT ($LOOP_DEV)"
     fi
     exit "$rc"
 }
@@ -319,9 +348,18 @@ for ((r = 1; r <= RUNS; r++)); do
     mlo_fresh "$TREE_WS" data.mlo
     warm_tree "$TREE_WS/data"
     timed add_tree "$TREE_WS" 0 "${MLOQ[@]}" add data
+    # The same without syncing the objects (core.fsync: false), as cp and git do not.
+    mlo_fresh "$TREE_WS" data.mlo
+    printf '  fsync: false\n' >>"$TREE_WS/.mlo/config.yaml"
+    timed add_tree_nosync "$TREE_WS" 0 "${MLOQ[@]}" add data
+    mlo_fresh "$TREE_WS" data.mlo
     timed cp_tree "$TREE_WS" 0 cp -r data "$W/cp.$r"
     purge "$W/cp.$r"
+    # cp -r followed by a sync of the file system: what mlo's default add guarantees.
+    timed cp_tree_sync "$TREE_WS" 0 sh -c 'cp -r data "$1" && sync -f "$1"' sh "$W/cps.$r"
+    purge "$W/cps.$r"
 done
+"${MLOQ[@]}" -C "$TREE_WS" add data >/dev/null || die "mlo add failed in $TREE_WS"
 
 GIT_WS=$W/gitgen
 for ((r = 1; r <= RUNS; r++)); do
@@ -393,6 +431,9 @@ for ((r = 1; r <= RUNS; r++)); do
     mlo_fresh "$BIG_WS" big.bin.mlo
     cat "$BIG_WS/big.bin" >/dev/null
     timed add_big "$BIG_WS" 0 "${MLOQ[@]}" add big.bin
+    mlo_fresh "$BIG_WS" big.bin.mlo
+    printf '  fsync: false\n' >>"$BIG_WS/.mlo/config.yaml"
+    timed add_big_nosync "$BIG_WS" 0 "${MLOQ[@]}" add big.bin
     timed cp_big "$BIG_WS" 0 cp big.bin "$W/cp-big"
     rmtree "$W/cp-big"
     timed openssl_big "$BIG_WS" 0 openssl dgst -sha256 big.bin
@@ -430,6 +471,9 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu=$(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') || cpu=unknown
 ram=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 fstype=$(df --output=fstype "$W" | tail -n 1 | tr -d ' ')
+if [[ -n $LOOP_MNT ]]; then
+    fstype="$fstype, made for this run (--loop-fs $LOOP_GIB: mkfs.ext4 defaults with a journal, ${LOOP_GIB} GiB image, loop device with direct I/O)"
+fi
 commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
     commit="$commit (with uncommitted changes)"
@@ -530,7 +574,10 @@ pseudo-random bytes (distinct, incompressible). Every figure is the median wall 
 $RUNS run(s) (monotonic clock), each run starting from the same state with a warm page
 cache: \`mlo add\` into a fresh \`mlo init\` repository with \`core.link: copy\` (other settings
 default), \`git add\` after a fresh \`git init\`, \`cp -r\` into a removed destination,
-\`mlo checkout\` into a workspace whose tree was removed. "One change" overwrites one file
+\`mlo checkout\` into a workspace whose tree was removed. mlo's \`add\` syncs the new objects to
+disk before it writes pointer files (\`core.fsync: true\`, the default); \`cp -r\` and \`git add\`
+do not, so \`add\` is also timed with \`core.fsync: false\`, and \`cp -r\` also followed by
+\`sync -f\` of the file system. "One change" overwrites one file
 in place with new bytes of the same size before each run and restores it afterwards.
 Dirty pages are flushed (\`sync\`) before every timed command, so a command that syncs
 its writes pays for them and one that does not, does not. \`git status\` is plain
@@ -543,13 +590,17 @@ $busy_note
 | operation | mlo median s | peer | peer median s | ratio (mlo/peer) | target | met? | mlo peak RSS MiB | peer peak RSS MiB |
 |---|---|---|---|---|---|---|---|---|
 $(row "add $NF_ files" add_tree "cp -r" cp_tree 1.0)
+$(row "add $NF_ files, both synced" add_tree "cp -r && sync -f" cp_tree_sync 1.0)
+$(row "add $NF_ files, core.fsync false" add_tree_nosync "cp -r" cp_tree 1.0)
 $(row "add $BIG_H file (copy)" add_big "cp" cp_big 1.2)
+$(row "add $BIG_H file (copy), core.fsync false" add_big_nosync "cp" cp_big 1.2)
 $(row "status, nothing changed ($NF_ files)" status_clean "git status" git_status_clean 1.0)
 $(row "status, one file changed" status_changed "git status" git_status_changed "")
 $(row "checkout $NF_ files (copy) into an empty workspace" checkout_tree "cp -r" cp_tree2 1.2)
 $(row "add $NF_ files — reference" add_tree "git add" git_add "")
 $(row "add $NF_ files — reference" add_tree "git annex add" annex_add "" "$annex_missing")
 $(row "add $BIG_H file — reference" add_big "openssl dgst -sha256" openssl_big "")
+$(row "add $BIG_H file, core.fsync false — reference" add_big_nosync "openssl dgst -sha256" openssl_big "")
 $(row "add $BIG_H file — reference" add_big "sha256sum" sha256sum_big "")
 
 | peak memory | mlo peak RSS MiB | target MiB | met? |
@@ -561,7 +612,7 @@ $(mem_row "add $NF_ files" add_tree 200)
 
 | measurement | wall s per run | CPU s (user + system) per run | peak RSS MiB per run |
 |---|---|---|---|
-$(raw add_tree cp_tree git_add status_clean git_status_clean status_changed git_status_changed checkout_tree cp_tree2 add_big cp_big openssl_big sha256sum_big annex_add)
+$(raw add_tree add_tree_nosync cp_tree cp_tree_sync git_add status_clean git_status_clean status_changed git_status_changed checkout_tree cp_tree2 add_big add_big_nosync cp_big openssl_big sha256sum_big annex_add)
 
 </details>
 EOF
