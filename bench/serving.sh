@@ -16,14 +16,19 @@
 #     target is judged against the plain-Python one.
 #   - Checked once before timing: every server answers the 100-row body with the same
 #     predictions, and those equal `mlo predict` on the same rows.
+#   - The load generator and the servers get CPUs of their own (taskset): wrk the first half of
+#     the CPUs, one thread per CPU; every server the other half. On 2 CPUs that is one each, so
+#     the latency measured is the server's, not the time a server thread waited for wrk's.
+#     --no-pin shares all CPUs (wrk -t min(connections, 2)), as runs before 2026-12-07 did.
 #   - wrk POSTs a 1-row and a 100-row `dataframe_split` body to /invocations over 1, 16 and 64
-#     connections (-t min(connections, 2)) for --duration seconds with --latency: requests/s,
+#     connections for --duration seconds with --latency: requests/s,
 #     p50, p99, errors (non-2xx/3xx responses and socket errors); peak memory (VmHWM) of each
 #     server, summed over gunicorn's master and worker. Medians of --runs.
 # Prints a markdown section for docs/benchmarks.md. Needs wrk and /usr/bin/python3 with Flask
 # (Debian wrk, python3-flask; gunicorn and python3-pandas optional), curl.
 #
-#   bench/serving.sh [--duration S] [--runs N] [--smoke] [--mlo PATH] [--out FILE] [--keep]
+#   bench/serving.sh [--duration S] [--runs N] [--no-pin] [--smoke] [--mlo PATH] [--out FILE]
+#                    [--keep]
 #
 # --smoke: 1 s, 1 run, 1 and 16 connections, the 1-row body only.
 # Exit status: 0 when every command behaved (a missed target is reported, not an error); 2 when
@@ -34,6 +39,7 @@ set -Eeuo pipefail
 DURATION=10
 RUNS=3
 SMOKE=0
+PIN=1
 MLO=
 OUT=
 KEEP=0
@@ -47,10 +53,11 @@ while [[ $# -gt 0 ]]; do
         --duration) need_arg "$@"; DURATION=$2; shift 2 ;;
         --runs) need_arg "$@"; RUNS=$2; shift 2 ;;
         --smoke) SMOKE=1; shift ;;
+        --no-pin) PIN=0; shift ;;
         --mlo) need_arg "$@"; MLO=$2; shift 2 ;;
         --out) need_arg "$@"; OUT=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
-        -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1'" ;;
     esac
 done
@@ -73,6 +80,20 @@ fi
 [[ -n $MLO && -x $MLO ]] || die "no mlo binary (build it, or pass --mlo PATH)"
 MLO=$(cd "$(dirname "$MLO")" && pwd)/$(basename "$MLO")
 command -v wrk >/dev/null || skip "wrk is not installed (apt-get install wrk)"
+# CPUs for the client and for the servers (empty: no pinning).
+CLIENT_CPUS= SERVER_CPUS= CLIENT_THREADS=2
+NCPU=$(nproc)
+if [[ $PIN == 1 && $NCPU -ge 2 ]] && command -v taskset >/dev/null; then
+    half=$((NCPU / 2))
+    CLIENT_CPUS=0 SERVER_CPUS=$half
+    if ((half > 1)); then CLIENT_CPUS=0-$((half - 1)); fi
+    if ((NCPU - half > 1)); then SERVER_CPUS=$half-$((NCPU - 1)); fi
+    CLIENT_THREADS=$half
+fi
+# Command prefixes that pin to those CPUs (empty: run anywhere). An array, not a function, so
+# that `$!` of a server started in the background is the server itself (taskset execs it).
+CLIENT_ON=() SERVER_ON=()
+if [[ -n $CLIENT_CPUS ]]; then CLIENT_ON=(taskset -c "$CLIENT_CPUS") SERVER_ON=(taskset -c "$SERVER_CPUS"); fi
 command -v curl >/dev/null || skip "curl is not installed (apt-get install curl)"
 [[ -x $PY ]] || skip "$PY does not exist (apt-get install python3 python3-flask)"
 "$PY" -c 'import flask' 2>/dev/null || skip "$PY cannot import flask (apt-get install python3-flask)"
@@ -225,7 +246,7 @@ wait_ping() { # URL PID NAME LOGFILE
     die "$3 did not answer $1/ping within 30 s"
 }
 log "starting mlo deploy"
-"$MLO" deploy churn@champion --port 0 --detach --json >"$W/deploy.json" 2>"$W/deploy.err" || {
+"${SERVER_ON[@]}" "$MLO" deploy churn@champion --port 0 --detach --json >"$W/deploy.json" 2>"$W/deploy.err" || {
     cat "$W/deploy.err" >&2
     die "mlo deploy failed"
 }
@@ -242,8 +263,8 @@ wait_ping "${URL[mlo]}" "$MLO_PID" "mlo deploy" "$W/deploy.err"
 for mode in "${FLASK_MODES[@]}"; do
     port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     log "starting the Flask server ($FLASK_SERVER, --mode $mode) on port $port"
-    "$PY" "$here/flask_server.py" "$MODEL" --mode "$mode" --host 127.0.0.1 --port "$port" \
-        --server "$FLASK_SERVER" >"$W/flask-$mode.log" 2>&1 &
+    "${SERVER_ON[@]}" "$PY" "$here/flask_server.py" "$MODEL" --mode "$mode" --host 127.0.0.1 \
+        --port "$port" --server "$FLASK_SERVER" >"$W/flask-$mode.log" 2>&1 &
     FLASK_PID[$mode]=$!
     URL[$mode]=http://127.0.0.1:$port
     wait_ping "${URL[$mode]}" "${FLASK_PID[$mode]}" "the Flask server (--mode $mode)" "$W/flask-$mode.log"
@@ -321,8 +342,9 @@ for ((run = 1; run <= RUNS; run++)); do
         for c in "${CONNS[@]}"; do
             for side in "${SIDES[@]}"; do
                 log "run $run/$RUNS: $(name_of "$side"), $k-row body, $c connections, ${DURATION} s"
-                wrk -t "$((c < 2 ? c : 2))" -c "$c" -d "${DURATION}s" --latency -s "$W/post$k.lua" \
-                    "${URL[$side]}/invocations" >"$W/wrk.out" 2>&1 || { cat "$W/wrk.out" >&2; die "wrk failed"; }
+                "${CLIENT_ON[@]}" wrk -t "$((c < CLIENT_THREADS ? c : CLIENT_THREADS))" -c "$c" \
+                    -d "${DURATION}s" --latency -s "$W/post$k.lua" "${URL[$side]}/invocations" \
+                    >"$W/wrk.out" 2>&1 || { cat "$W/wrk.out" >&2; die "wrk failed"; }
                 line=$(parse_wrk <"$W/wrk.out") || { cat "$W/wrk.out" >&2; die "cannot read wrk's output"; }
                 echo "$side $k $c $run $line" >>"$W/results.txt"
                 cp "$W/wrk.out" "$W/wrk-$side-$k-$c-$run.out"
@@ -403,6 +425,17 @@ each() {
 rows_name() { echo "$1 row$([[ $1 == 1 ]] || echo s)"; }
 # Errors of side $1 in the table cell of report()'s current body $k and connections $c.
 cell_errs() { errs "$1" "$k" "$c"; }
+pin_note() {
+    if [[ -n $CLIENT_CPUS ]]; then
+        printf '%s' "The client and the servers run on CPUs of their own (taskset): wrk on CPU(s)" \
+            " $CLIENT_CPUS with $CLIENT_THREADS thread(s), every server on CPU(s) $SERVER_CPUS" \
+            " (with its log writer and the kernel's work for it), so a latency is the server's," \
+            " not the time it waited for the load generator's threads to leave its CPU."
+    else
+        printf '%s' "wrk runs on the same CPUs as the servers (\`-t min(connections, 2)\`)."
+    fi
+}
+
 report() {
     local k c side cells head sep r
     echo "## Model serving, $(date -u +%Y-%m-%d)"
@@ -435,7 +468,7 @@ report() {
         "DataFrame: less work per request than MLflow$([[ $JUDGE == mlflow ]] && echo "; its ratio is shown for reference")."
     echo
     echo "Before timing, every server's predictions for the 100-row body were checked equal to" \
-        "\`mlo predict\`'s. wrk (on the same machine, \`-t min(connections, 2)\`) POSTs a" \
+        "\`mlo predict\`'s. $(pin_note) wrk POSTs a" \
         "\`dataframe_split\` JSON body ($(stat -c %s "$W/body1.json") bytes for 1 row," \
         "$(stat -c %s "$W/body100.json") bytes for 100 rows) to /invocations for $DURATION s per" \
         "cell. Errors are non-2xx/3xx responses plus socket errors, summed over the runs."

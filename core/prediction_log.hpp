@@ -53,6 +53,7 @@ private:
     uint64_t written_ = 0, errors_ = 0;
     int fd_ = -1;
     uint64_t file_bytes_ = 0;
+    uint64_t sent_bytes_ = 0;  // bytes of the current file whose write to disk has been started
     int seq_ = 0;
     std::thread thread_;
 };
