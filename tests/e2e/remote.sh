@@ -328,7 +328,9 @@ test_faults_between_mlo_and_s3() {
     new_bucket
     project origin
     local pf=$TEST_DIR/proxy.port
-    python3 "$PROXY" "$MOTO_PORT" "$pf" --every 3 --faults drop,500,slowdown,corrupt \
+    # "$PYTHON", not the python3 shell function: $! must be the proxy itself, or the kill
+    # below stops a subshell and leaves the proxy running after the suite.
+    "$PYTHON" "$PROXY" "$MOTO_PORT" "$pf" --every 3 --faults drop,500,slowdown,corrupt \
         >"$TEST_DIR/proxy.log" 2>&1 &
     PROXY_PID=$!
     trap 'kill $PROXY_PID 2>/dev/null' EXIT
