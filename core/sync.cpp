@@ -201,6 +201,7 @@ std::string remote_index_id(const RemoteSpec& spec) {
 SyncResult push(Repository& repo, Remote& remote, const SyncOptions& o) {
     SyncResult r;
     const unsigned jobs = jobs_for(remote, o);
+    remote.set_jobs(jobs);
     Wanted w;
     if (o.all) {
         repo.store().list([&](const ObjectStore::Listed& l) {

@@ -46,6 +46,10 @@ public:
     virtual std::string describe() const = 0;
     // Threads worth running transfers on when the user gives no -j.
     virtual unsigned default_jobs() const = 0;
+    // The number of threads the caller runs transfers on (its -j). A remote that splits one
+    // object over several connections (S3's multipart upload) sends up to as many parts at
+    // once, shared among the large objects in flight.
+    virtual void set_jobs(unsigned jobs) { (void)jobs; }
 
     // Calls fn for every key that starts with `prefix` (the key without the remote's own
     // prefix), with its size. Order is unspecified. A missing bucket or directory is an Error;

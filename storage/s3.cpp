@@ -1419,8 +1419,17 @@ void S3Remote::put_multipart(const std::string& key, int fd, uint64_t size) {
     }
     if (upload_id.empty()) upload_id = create_multipart_upload(key);
 
+    // Parts go up on the transfer's threads, shared with the other large objects in flight
+    // (the AWS CLI likewise runs all parts of all files on one pool of 10): one large object
+    // alone gets them all, rather than 2 connections while the other 14 sit idle.
+    const unsigned active = ++multipart_active_;
+    struct Leave {
+        std::atomic<unsigned>& n;
+        ~Leave() { --n; }
+    } leave{multipart_active_};
+    const unsigned part_jobs = std::max(2u, jobs_ / active);
     std::vector<CompletedPart> done(n);
-    parallel_for(n, default_jobs(), [&](size_t i) {
+    parallel_for(n, part_jobs, [&](size_t i) {
         const uint64_t off = uint64_t(i) * part_size;
         const uint64_t len = std::min(part_size, size - off);
         const int number = int(i + 1);

@@ -191,6 +191,7 @@ public:
 
     std::string describe() const override;
     unsigned default_jobs() const override { return 16; }
+    void set_jobs(unsigned jobs) override { jobs_ = jobs ? jobs : default_jobs(); }
     void list(const std::string& prefix,
               const std::function<void(std::string_view key, uint64_t size)>& fn) override;
     void put_file(const std::string& key, const fs::path& src, const Digest& sha256) override;
@@ -247,6 +248,8 @@ private:
     Tuning tuning_;
     std::unique_ptr<CurlPool> pool_;
     Counters counters_;
+    unsigned jobs_ = 16;
+    std::atomic<unsigned> multipart_active_{0};  // put_multipart calls running
 };
 
 // Creates the bucket spec.url names (tests, against a local server); an existing bucket of
